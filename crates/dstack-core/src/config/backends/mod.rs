@@ -1,0 +1,504 @@
+//! Backend configs: every backend type dstack knows, in its `config.yml` ("file") form and its
+//! API form, and the conversion from one to the other.
+
+pub mod aws;
+pub mod azure;
+pub mod common;
+pub mod gcp;
+pub mod kubernetes;
+pub mod nebius;
+pub mod oci;
+pub mod simple;
+pub mod slurm;
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use aws::*;
+pub use azure::*;
+pub use common::*;
+pub use gcp::*;
+pub use kubernetes::*;
+pub use nebius::*;
+pub use oci::*;
+pub use simple::*;
+pub use slurm::*;
+
+use super::files::FileFieldError;
+
+/// Every backend type dstack knows, including the ones that can no longer be configured.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendType {
+    Amddevcloud,
+    Aws,
+    Azure,
+    Cloudrift,
+    Crusoe,
+    Cudo,
+    Datacrunch,
+    Digitalocean,
+    Dstack,
+    Gcp,
+    Hotaisle,
+    Jarvislabs,
+    Kubernetes,
+    Lambda,
+    Nebius,
+    Oci,
+    Remote,
+    Runpod,
+    Slurm,
+    Tensordock,
+    Vastai,
+    Verda,
+    Vultr,
+}
+
+/// Where a backend type stands in dstack 0.22.5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendStatus {
+    Active,
+    /// Still works, but a newer name or backend replaces it (`datacrunch` → `verda`).
+    Deprecated { replacement: &'static str },
+    /// Parses for compatibility; cannot be configured.
+    Removed,
+    /// Not configurable by users (`dstack` for dstack Sky, `remote` for SSH fleets).
+    Internal,
+}
+
+impl BackendType {
+    pub const ALL: [BackendType; 23] = [
+        BackendType::Amddevcloud,
+        BackendType::Aws,
+        BackendType::Azure,
+        BackendType::Cloudrift,
+        BackendType::Crusoe,
+        BackendType::Cudo,
+        BackendType::Datacrunch,
+        BackendType::Digitalocean,
+        BackendType::Dstack,
+        BackendType::Gcp,
+        BackendType::Hotaisle,
+        BackendType::Jarvislabs,
+        BackendType::Kubernetes,
+        BackendType::Lambda,
+        BackendType::Nebius,
+        BackendType::Oci,
+        BackendType::Remote,
+        BackendType::Runpod,
+        BackendType::Slurm,
+        BackendType::Tensordock,
+        BackendType::Vastai,
+        BackendType::Verda,
+        BackendType::Vultr,
+    ];
+
+    /// The value of `type` in configs and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendType::Amddevcloud => "amddevcloud",
+            BackendType::Aws => "aws",
+            BackendType::Azure => "azure",
+            BackendType::Cloudrift => "cloudrift",
+            BackendType::Crusoe => "crusoe",
+            BackendType::Cudo => "cudo",
+            BackendType::Datacrunch => "datacrunch",
+            BackendType::Digitalocean => "digitalocean",
+            BackendType::Dstack => "dstack",
+            BackendType::Gcp => "gcp",
+            BackendType::Hotaisle => "hotaisle",
+            BackendType::Jarvislabs => "jarvislabs",
+            BackendType::Kubernetes => "kubernetes",
+            BackendType::Lambda => "lambda",
+            BackendType::Nebius => "nebius",
+            BackendType::Oci => "oci",
+            BackendType::Remote => "remote",
+            BackendType::Runpod => "runpod",
+            BackendType::Slurm => "slurm",
+            BackendType::Tensordock => "tensordock",
+            BackendType::Vastai => "vastai",
+            BackendType::Verda => "verda",
+            BackendType::Vultr => "vultr",
+        }
+    }
+
+    /// The provider's name for people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            BackendType::Amddevcloud => "AMD Developer Cloud",
+            BackendType::Aws => "Amazon Web Services",
+            BackendType::Azure => "Microsoft Azure",
+            BackendType::Cloudrift => "CloudRift",
+            BackendType::Crusoe => "Crusoe",
+            BackendType::Cudo => "Cudo",
+            BackendType::Datacrunch => "DataCrunch",
+            BackendType::Digitalocean => "DigitalOcean",
+            BackendType::Dstack => "dstack Sky",
+            BackendType::Gcp => "Google Cloud Platform",
+            BackendType::Hotaisle => "Hot Aisle",
+            BackendType::Jarvislabs => "JarvisLabs",
+            BackendType::Kubernetes => "Kubernetes",
+            BackendType::Lambda => "Lambda Cloud",
+            BackendType::Nebius => "Nebius AI Cloud",
+            BackendType::Oci => "Oracle Cloud Infrastructure",
+            BackendType::Remote => "SSH fleets",
+            BackendType::Runpod => "Runpod",
+            BackendType::Slurm => "Slurm",
+            BackendType::Tensordock => "TensorDock",
+            BackendType::Vastai => "Vast.ai",
+            BackendType::Verda => "Verda (formerly DataCrunch)",
+            BackendType::Vultr => "Vultr",
+        }
+    }
+
+    pub fn status(self) -> BackendStatus {
+        match self {
+            BackendType::Datacrunch => BackendStatus::Deprecated { replacement: "verda" },
+            BackendType::Cudo | BackendType::Tensordock => BackendStatus::Removed,
+            BackendType::Dstack | BackendType::Remote => BackendStatus::Internal,
+            _ => BackendStatus::Active,
+        }
+    }
+
+    /// The Cargo feature of `dstack-server` that provides this backend, if any can. One crate
+    /// may serve several types: `verda` also serves `datacrunch`, `digitalocean` also serves
+    /// `amddevcloud`.
+    pub fn cargo_feature(self) -> Option<&'static str> {
+        match self {
+            BackendType::Datacrunch => Some("verda"),
+            BackendType::Amddevcloud => Some("digitalocean"),
+            BackendType::Cudo | BackendType::Tensordock => None,
+            BackendType::Dstack | BackendType::Remote => None,
+            other => Some(other.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for BackendType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown backend type name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown backend type `{0}`")]
+pub struct UnknownBackendType(pub String);
+
+impl FromStr for BackendType {
+    type Err = UnknownBackendType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BackendType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownBackendType(s.to_owned()))
+    }
+}
+
+crate::tagged_union! {
+    /// A backend entry of `config.yml`, chosen by `type`.
+    pub enum BackendFileConfig as "backend type" {
+        /// AMD Developer Cloud.
+        Amddevcloud(DigitalOceanBackendConfig) = "amddevcloud",
+        /// Amazon Web Services.
+        Aws(AwsBackendConfig) = "aws",
+        /// Microsoft Azure.
+        Azure(AzureBackendConfig) = "azure",
+        /// CloudRift.
+        Cloudrift(CloudRiftBackendConfig) = "cloudrift",
+        /// Crusoe.
+        Crusoe(CrusoeBackendConfig) = "crusoe",
+        /// Cudo (removed from dstack; parses, then is skipped).
+        Cudo(CudoBackendConfig) = "cudo",
+        /// DataCrunch, the former name of Verda (deprecated; use `verda`).
+        Datacrunch(VerdaBackendConfig) = "datacrunch",
+        /// DigitalOcean.
+        Digitalocean(DigitalOceanBackendConfig) = "digitalocean",
+        /// Google Cloud Platform.
+        Gcp(GcpBackendConfig<GcpFileCreds>) = "gcp",
+        /// Hot Aisle.
+        Hotaisle(HotAisleBackendConfig) = "hotaisle",
+        /// JarvisLabs.
+        Jarvislabs(JarvisLabsBackendConfig) = "jarvislabs",
+        /// Kubernetes.
+        Kubernetes(KubernetesBackendConfig<KubeconfigFile>) = "kubernetes",
+        /// Lambda Cloud.
+        Lambda(LambdaBackendConfig) = "lambda",
+        /// Nebius AI Cloud.
+        Nebius(NebiusBackendConfig<NebiusFileCreds>) = "nebius",
+        /// Oracle Cloud Infrastructure.
+        Oci(OciBackendConfig) = "oci",
+        /// Runpod.
+        Runpod(RunpodBackendConfig) = "runpod",
+        /// Slurm.
+        Slurm(SlurmBackendConfig<SlurmPrivateKeyFile>) = "slurm",
+        /// TensorDock (deprecated in dstack; parses, then is skipped).
+        Tensordock(TensorDockBackendConfig) = "tensordock",
+        /// Vast.ai.
+        Vastai(VastAiBackendConfig) = "vastai",
+        /// Verda (formerly DataCrunch).
+        Verda(VerdaBackendConfig) = "verda",
+        /// Vultr.
+        Vultr(VultrBackendConfig) = "vultr",
+    }
+}
+
+crate::tagged_union! {
+    /// A backend config with its credentials, as the API takes and returns it to project
+    /// admins, and as the server stores it.
+    pub enum BackendConfigWithCreds as "backend type" {
+        /// AMD Developer Cloud.
+        Amddevcloud(DigitalOceanBackendConfig) = "amddevcloud",
+        /// Amazon Web Services.
+        Aws(AwsBackendConfig) = "aws",
+        /// Microsoft Azure.
+        Azure(AzureBackendConfig) = "azure",
+        /// CloudRift.
+        Cloudrift(CloudRiftBackendConfig) = "cloudrift",
+        /// Crusoe.
+        Crusoe(CrusoeBackendConfig) = "crusoe",
+        /// Cudo (removed).
+        Cudo(CudoBackendConfig) = "cudo",
+        /// DataCrunch (deprecated alias of Verda).
+        Datacrunch(VerdaBackendConfig) = "datacrunch",
+        /// DigitalOcean.
+        Digitalocean(DigitalOceanBackendConfig) = "digitalocean",
+        /// dstack Sky.
+        Dstack(DstackBackendConfig) = "dstack",
+        /// Google Cloud Platform.
+        Gcp(GcpBackendConfig<GcpCreds>) = "gcp",
+        /// Hot Aisle.
+        Hotaisle(HotAisleBackendConfig) = "hotaisle",
+        /// JarvisLabs.
+        Jarvislabs(JarvisLabsBackendConfig) = "jarvislabs",
+        /// Kubernetes.
+        Kubernetes(KubernetesBackendConfig<Kubeconfig>) = "kubernetes",
+        /// Lambda Cloud.
+        Lambda(LambdaBackendConfig) = "lambda",
+        /// Nebius AI Cloud.
+        Nebius(NebiusBackendConfig<NebiusCreds>) = "nebius",
+        /// Oracle Cloud Infrastructure.
+        Oci(OciBackendConfig) = "oci",
+        /// Runpod.
+        Runpod(RunpodBackendConfig) = "runpod",
+        /// Slurm.
+        Slurm(SlurmBackendConfig<SlurmPrivateKey>) = "slurm",
+        /// TensorDock (deprecated).
+        Tensordock(TensorDockBackendConfig) = "tensordock",
+        /// Vast.ai.
+        Vastai(VastAiBackendConfig) = "vastai",
+        /// Verda.
+        Verda(VerdaBackendConfig) = "verda",
+        /// Vultr.
+        Vultr(VultrBackendConfig) = "vultr",
+    }
+}
+
+fn backend_type_of(tag: &str) -> BackendType {
+    // Every union tag is a backend type name; the unions are built from them.
+    tag.parse().unwrap_or(BackendType::Remote)
+}
+
+impl BackendFileConfig {
+    pub fn backend_type(&self) -> BackendType {
+        backend_type_of(self.tag())
+    }
+
+    /// Resolves the file form into the API form: reads the files the entry names (on this
+    /// host, `~` expanded) and turns deprecated spellings into current ones. Returns the
+    /// API form and deprecation warnings.
+    pub fn resolve(self) -> Result<(BackendConfigWithCreds, Vec<String>), FileFieldError> {
+        use BackendConfigWithCreds as Api;
+        use BackendFileConfig as File;
+        let mut warnings = Vec::new();
+        let resolved = match self {
+            File::Amddevcloud(c) => Api::Amddevcloud(c),
+            File::Aws(c) => Api::Aws(c),
+            File::Azure(c) => Api::Azure(c),
+            File::Cloudrift(c) => Api::Cloudrift(c),
+            File::Crusoe(c) => Api::Crusoe(c),
+            File::Cudo(c) => {
+                warnings.push(
+                    "the `cudo` backend was removed from dstack; this entry is skipped".to_owned(),
+                );
+                Api::Cudo(c)
+            }
+            File::Datacrunch(c) => {
+                warnings.push("`type: datacrunch` is deprecated; use `type: verda`".to_owned());
+                Api::Datacrunch(c)
+            }
+            File::Digitalocean(c) => Api::Digitalocean(c),
+            File::Gcp(c) => {
+                let creds = c.creds.resolve()?;
+                Api::Gcp(GcpBackendConfig {
+                    project_id: c.project_id,
+                    regions: c.regions,
+                    vpc_name: c.vpc_name,
+                    extra_vpcs: c.extra_vpcs,
+                    roce_vpcs: c.roce_vpcs,
+                    vpc_project_id: c.vpc_project_id,
+                    public_ips: c.public_ips,
+                    nat_check: c.nat_check,
+                    vm_service_account: c.vm_service_account,
+                    tags: c.tags,
+                    preview_features: c.preview_features,
+                    creds,
+                })
+            }
+            File::Hotaisle(c) => Api::Hotaisle(c),
+            File::Jarvislabs(c) => Api::Jarvislabs(c),
+            File::Kubernetes(mut c) => {
+                warnings.extend(c.normalize_networking()?);
+                if c.namespace.is_some() {
+                    warnings.push(
+                        "`namespace` is deprecated; set the namespace in the kubeconfig context"
+                            .to_owned(),
+                    );
+                }
+                Api::Kubernetes(KubernetesBackendConfig {
+                    contexts: c.contexts,
+                    proxy_jump: c.proxy_jump,
+                    namespace: c.namespace,
+                    kubeconfig: c.kubeconfig.resolve()?,
+                    networking: None,
+                })
+            }
+            File::Lambda(c) => Api::Lambda(c),
+            File::Nebius(c) => Api::Nebius(NebiusBackendConfig {
+                projects: c.projects,
+                regions: c.regions,
+                fabrics: c.fabrics,
+                tags: c.tags,
+                creds: c.creds.resolve()?,
+            }),
+            File::Oci(c) => Api::Oci(c),
+            File::Runpod(c) => Api::Runpod(c),
+            File::Slurm(c) => Api::Slurm(c.resolve()?),
+            File::Tensordock(c) => {
+                warnings.push(
+                    "the `tensordock` backend is deprecated in dstack; this entry is skipped"
+                        .to_owned(),
+                );
+                Api::Tensordock(c)
+            }
+            File::Vastai(c) => Api::Vastai(c),
+            File::Verda(c) => Api::Verda(c),
+            File::Vultr(c) => Api::Vultr(c),
+        };
+        Ok((resolved, warnings))
+    }
+}
+
+impl BackendConfigWithCreds {
+    pub fn backend_type(&self) -> BackendType {
+        backend_type_of(self.tag())
+    }
+
+    /// The view of this config that non-admins may see: the same JSON without credentials.
+    /// Kubernetes drops its `kubeconfig`; Slurm keeps only each cluster's name and partitions.
+    pub fn without_creds(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(object) = value.as_object_mut() {
+            object.shift_remove("creds");
+            object.shift_remove("kubeconfig");
+            if let Some(clusters) = object.get_mut("clusters").and_then(|c| c.as_array_mut()) {
+                for cluster in clusters.iter_mut().filter_map(|c| c.as_object_mut()) {
+                    cluster.retain(|key, _| {
+                        matches!(key.as_str(), "name" | "gpu_partitions" | "cpu_partitions")
+                    });
+                }
+            }
+        }
+        value
+    }
+
+    /// Problems dstack finds in a config before it contacts the cloud, so the offline check
+    /// can report them: such a backend is refused when the server applies it.
+    pub fn offline_problems(&self) -> Vec<(Vec<String>, String)> {
+        let mut problems = Vec::new();
+        let tags = match self {
+            BackendConfigWithCreds::Aws(c) => c.tags.as_ref(),
+            BackendConfigWithCreds::Azure(c) => c.tags.as_ref(),
+            BackendConfigWithCreds::Gcp(c) => c.tags.as_ref(),
+            BackendConfigWithCreds::Nebius(c) => c.tags.as_ref(),
+            _ => None,
+        };
+        if tags.is_some_and(|t| t.len() > 25) {
+            problems.push((
+                vec!["tags".to_owned()],
+                "Maximum number of tags exceeded. Up to 25 tags is allowed.".to_owned(),
+            ));
+        }
+        match self {
+            BackendConfigWithCreds::Aws(c) => {
+                if c.vpc_name.is_some() && c.vpc_ids.is_some() {
+                    problems.push((
+                        vec!["vpc_ids".to_owned()],
+                        "Only one of `vpc_name` and `vpc_ids` can be specified".to_owned(),
+                    ));
+                }
+                if c.default_vpcs == Some(false) && c.vpc_name.is_none() && c.vpc_ids.is_none() {
+                    problems.push((
+                        vec!["default_vpcs".to_owned()],
+                        "`vpc_name` or `vpc_ids` must be specified if `default_vpcs: false`."
+                            .to_owned(),
+                    ));
+                }
+            }
+            BackendConfigWithCreds::Kubernetes(c) => {
+                if let Err(message) = c.check_contexts() {
+                    problems.push((vec!["contexts".to_owned()], message));
+                }
+            }
+            BackendConfigWithCreds::Jarvislabs(c) => {
+                const KNOWN: [&str; 4] = ["india-01", "india-chennai-01", "india-noida-01", "europe-01"];
+                let unknown: Vec<&String> = c
+                    .regions
+                    .iter()
+                    .flatten()
+                    .filter(|r| !KNOWN.contains(&r.as_str()))
+                    .collect();
+                if !unknown.is_empty() {
+                    problems.push((
+                        vec!["regions".to_owned()],
+                        format!(
+                            "Unsupported JarvisLabs regions: {unknown:?}. Supported regions: {KNOWN:?}."
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_type_names_round_trip() {
+        for t in BackendType::ALL {
+            assert_eq!(t.as_str().parse::<BackendType>().unwrap(), t);
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        assert!("awz".parse::<BackendType>().is_err());
+    }
+
+    #[test]
+    fn every_union_tag_is_a_backend_type() {
+        for tag in BackendFileConfig::TAGS.iter().chain(BackendConfigWithCreds::TAGS) {
+            assert!(tag.parse::<BackendType>().is_ok(), "{tag}");
+        }
+        assert_eq!(BackendFileConfig::TAGS.len(), 21);
+        assert_eq!(BackendConfigWithCreds::TAGS.len(), 22);
+    }
+}

@@ -1,0 +1,17 @@
+//! The core of the dstack server in Rust: `config.yml` models and their loader, the traits
+//! every backend implements, the offer and instance model, and the error type.
+//!
+//! This crate does no network I/O and knows no cloud SDK or HTTP framework; backends and the
+//! server build on it.
+
+pub mod config;
+pub mod secret;
+pub mod yaml;
+
+pub use secret::Secret;
+pub mod backend;
+pub mod error;
+pub mod offers;
+
+pub use backend::{Backend, BackendRecord, Capabilities, Compute, Configurator, Registry};
+pub use error::{BackendError, ErrorKind};

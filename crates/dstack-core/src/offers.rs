@@ -1,0 +1,180 @@
+//! Offers and instances: what a backend can provision, what a job requires, and what a
+//! provisioned instance looks like. Shapes follow dstack's models (`core/models/instances.py`,
+//! `core/models/resources.py`) so they serialize the way its API does.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::BackendType;
+
+/// GPU vendors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AcceleratorVendor {
+    Nvidia,
+    Amd,
+    Google,
+    Intel,
+    Tenstorrent,
+}
+
+/// One GPU of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Gpu {
+    pub vendor: AcceleratorVendor,
+    /// Model name as dstack writes it: `A100`, `H100`, `MI300X`.
+    pub name: String,
+    pub memory_mib: u64,
+}
+
+/// The root disk of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Disk {
+    pub size_mib: u64,
+}
+
+/// CPU architectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuArchitecture {
+    X86,
+    Arm,
+}
+
+/// The resources of an instance type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Resources {
+    pub cpu_arch: Option<CpuArchitecture>,
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub gpus: Vec<Gpu>,
+    pub spot: bool,
+    pub disk: Disk,
+    pub description: String,
+}
+
+/// An instance type of a provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InstanceType {
+    pub name: String,
+    pub resources: Resources,
+}
+
+/// Whether an offer can be provisioned now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceAvailability {
+    Unknown,
+    Available,
+    NotAvailable,
+    NoQuota,
+    NoBalance,
+    Idle,
+    Busy,
+}
+
+/// Something a backend can provision: an instance type in a region at a price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InstanceOffer {
+    pub backend: BackendType,
+    pub instance: InstanceType,
+    pub region: String,
+    /// Price per hour in USD.
+    pub price: f64,
+    /// Availability zones where the type is offered, when the provider has zones.
+    pub availability_zones: Option<Vec<String>>,
+}
+
+/// An offer with what the backend knows of its availability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InstanceOfferWithAvailability {
+    #[serde(flatten)]
+    pub offer: InstanceOffer,
+    pub availability: InstanceAvailability,
+}
+
+/// A closed or half-open range, as in `cpu: 32..64` or `memory: 64GB..`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Range<T> {
+    pub min: Option<T>,
+    pub max: Option<T>,
+}
+
+impl<T: PartialOrd + Copy> Range<T> {
+    pub fn contains(&self, value: T) -> bool {
+        self.min.is_none_or(|min| value >= min) && self.max.is_none_or(|max| value <= max)
+    }
+}
+
+/// GPU requirements.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct GpuRequirements {
+    pub vendor: Option<AcceleratorVendor>,
+    /// Acceptable models; `None` for any.
+    pub names: Option<Vec<String>>,
+    pub count: Range<u32>,
+    /// Memory per GPU, in GB.
+    pub memory_gb: Range<f64>,
+    /// Memory of all GPUs together, in GB.
+    pub total_memory_gb: Range<f64>,
+    pub compute_capability: Option<(u32, u32)>,
+}
+
+/// What a job needs from an instance.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Requirements {
+    pub cpus: Range<u32>,
+    pub memory_gb: Range<f64>,
+    pub gpu: Option<GpuRequirements>,
+    pub disk_gb: Range<f64>,
+    /// `Some(true)`: spot only; `Some(false)`: on-demand only; `None`: either.
+    pub spot: Option<bool>,
+    /// Highest price per hour in USD.
+    pub max_price: Option<f64>,
+    pub reservation: Option<String>,
+    /// Whether the offers must support clusters of several nodes.
+    pub multinode: bool,
+}
+
+/// An SSH public key to install on an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SshKey {
+    pub public: String,
+}
+
+/// What to create: an instance for a project, with its keys and tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InstanceConfiguration {
+    pub project_name: String,
+    /// Name for the instance; unique within the project.
+    pub instance_name: String,
+    /// dstack's internal ID of the instance, put in the tags.
+    pub instance_id: String,
+    pub ssh_keys: Vec<SshKey>,
+    pub user: String,
+    pub reservation: Option<String>,
+    /// Tags to put on every created resource, besides the backend's configured tags.
+    pub tags: Option<indexmap::IndexMap<String, String>>,
+}
+
+/// A provisioned (or provisioning) instance: what dstack needs to reach and later terminate it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProvisioningData {
+    pub backend: BackendType,
+    pub instance_type: InstanceType,
+    /// The provider's ID of the instance.
+    pub instance_id: String,
+    /// Public hostname or IP, once known.
+    pub hostname: Option<String>,
+    pub internal_ip: Option<String>,
+    pub region: String,
+    pub availability_zone: Option<String>,
+    pub price: f64,
+    pub username: String,
+    pub ssh_port: Option<u16>,
+    /// Whether jobs run in containers on the instance (VM backends) or the instance is the
+    /// container (container backends).
+    pub dockerized: bool,
+    /// Backend-specific data kept with the instance (JSON text), for update and terminate.
+    pub backend_data: Option<String>,
+}
