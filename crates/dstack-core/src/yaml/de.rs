@@ -501,7 +501,10 @@ impl<'de, 'a, I: Iterator<Item = (usize, &'a Node)>> SeqAccess<'de> for Seq<'_, 
             None => Ok(None),
             Some((i, node)) => {
                 let child = self.parent.child(node, index(&self.parent.path, i));
-                seed.deserialize(child).map(Some)
+                let locator = self.parent.child(node, child.path.clone());
+                // Errors raised by the element's own checks, after the deserializer returned,
+                // belong to the element too.
+                seed.deserialize(child).map(Some).map_err(|e| locator.locate(e))
             }
         }
     }
@@ -530,7 +533,8 @@ impl<'de, 'a, I: Iterator<Item = (String, &'a Node, &'a Node)>> MapAccess<'de> f
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         let (key, node) = self.value.take().ok_or_else(|| Error::new("value requested before key"))?;
         let child = self.parent.child(node, join(&self.parent.path, &key));
-        seed.deserialize(child)
+        let locator = self.parent.child(node, child.path.clone());
+        seed.deserialize(child).map_err(|e| locator.locate(e))
     }
 }
 
