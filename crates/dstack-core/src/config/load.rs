@@ -254,7 +254,6 @@ fn read_project(node: &Node, path: &str, collector: &Collector) -> Option<Loaded
 
 fn read_backend(node: &Node, path: &str, collector: &Collector) -> Option<LoadedBackend> {
     let file_config: BackendFileConfig = collector.read(node, path)?;
-    let type_location = node.get("type").map_or(node.location, |t| t.location);
     let (config, warnings) = match file_config.resolve() {
         Ok(resolved) => resolved,
         Err(err) => {
@@ -267,8 +266,9 @@ fn read_backend(node: &Node, path: &str, collector: &Collector) -> Option<Loaded
             return None;
         }
     };
-    for warning in warnings {
-        collector.push(Diagnostic::warning(warning, type_location).at_path(join(path, "type")));
+    for (field, warning) in warnings {
+        let field_path = field.iter().fold(path.to_owned(), |acc, seg| join(&acc, seg));
+        collector.push(Diagnostic::warning(warning, node.locate(&field)).at_path(field_path));
     }
     for (field, problem) in config.offline_problems() {
         let field_path = field.iter().fold(path.to_owned(), |acc, seg| join(&acc, seg));

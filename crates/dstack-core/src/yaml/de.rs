@@ -478,10 +478,11 @@ fn check_variant(tag: &str, variants: &[&str], noun: &str) -> Result<(), Error> 
         return Ok(());
     }
     let mut msg = format!("unknown {noun} `{tag}`");
-    if let Some(best) = did_you_mean(tag, variants.iter().copied()) {
-        msg.push_str(&format!("; did you mean `{best}`?"));
+    match did_you_mean(tag, variants.iter().copied()) {
+        Some(best) => msg.push_str(&format!("; did you mean `{best}`? Valid values: ")),
+        None => msg.push_str("; valid values: "),
     }
-    msg.push_str(&format!(" Valid values: {}", one_of(variants)));
+    msg.push_str(&one_of(variants));
     Err(Error::new(msg))
 }
 

@@ -313,8 +313,8 @@ impl BackendFileConfig {
 
     /// Resolves the file form into the API form: reads the files the entry names (on this
     /// host, `~` expanded) and turns deprecated spellings into current ones. Returns the
-    /// API form and deprecation warnings.
-    pub fn resolve(self) -> Result<(BackendConfigWithCreds, Vec<String>), FileFieldError> {
+    /// API form and deprecation warnings, each with the field it concerns.
+    pub fn resolve(self) -> Result<(BackendConfigWithCreds, Vec<(Vec<String>, String)>), FileFieldError> {
         use BackendConfigWithCreds as Api;
         use BackendFileConfig as File;
         let mut warnings = Vec::new();
@@ -325,13 +325,13 @@ impl BackendFileConfig {
             File::Cloudrift(c) => Api::Cloudrift(c),
             File::Crusoe(c) => Api::Crusoe(c),
             File::Cudo(c) => {
-                warnings.push(
-                    "the `cudo` backend was removed from dstack; this entry is skipped".to_owned(),
-                );
+                warnings.push(type_warning(
+                    "the `cudo` backend was removed from dstack; this entry is skipped",
+                ));
                 Api::Cudo(c)
             }
             File::Datacrunch(c) => {
-                warnings.push("`type: datacrunch` is deprecated; use `type: verda`".to_owned());
+                warnings.push(type_warning("`type: datacrunch` is deprecated; use `type: verda`"));
                 Api::Datacrunch(c)
             }
             File::Digitalocean(c) => Api::Digitalocean(c),
@@ -355,12 +355,15 @@ impl BackendFileConfig {
             File::Hotaisle(c) => Api::Hotaisle(c),
             File::Jarvislabs(c) => Api::Jarvislabs(c),
             File::Kubernetes(mut c) => {
-                warnings.extend(c.normalize_networking()?);
+                if let Some(warning) = c.normalize_networking()? {
+                    warnings.push((vec!["networking".to_owned()], warning));
+                }
                 if c.namespace.is_some() {
-                    warnings.push(
+                    warnings.push((
+                        vec!["namespace".to_owned()],
                         "`namespace` is deprecated; set the namespace in the kubeconfig context"
                             .to_owned(),
-                    );
+                    ));
                 }
                 Api::Kubernetes(KubernetesBackendConfig {
                     contexts: c.contexts,
@@ -382,10 +385,9 @@ impl BackendFileConfig {
             File::Runpod(c) => Api::Runpod(c),
             File::Slurm(c) => Api::Slurm(c.resolve()?),
             File::Tensordock(c) => {
-                warnings.push(
-                    "the `tensordock` backend is deprecated in dstack; this entry is skipped"
-                        .to_owned(),
-                );
+                warnings.push(type_warning(
+                    "the `tensordock` backend is deprecated in dstack; this entry is skipped",
+                ));
                 Api::Tensordock(c)
             }
             File::Vastai(c) => Api::Vastai(c),
@@ -394,6 +396,10 @@ impl BackendFileConfig {
         };
         Ok((resolved, warnings))
     }
+}
+
+fn type_warning(message: &str) -> (Vec<String>, String) {
+    (vec!["type".to_owned()], message.to_owned())
 }
 
 impl BackendConfigWithCreds {
