@@ -1,1 +1,44 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>`.
+
+mod reference;
+mod schema;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  gen-schema [--check]   write docs/schemas/server-config.schema.json and
+                         docs/reference/server-config.md from the Rust types;
+                         with --check, fail if they are stale instead";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["gen-schema"] => match schema::write() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("gen-schema: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        ["gen-schema", "--check"] => {
+            let stale = schema::stale();
+            if stale.is_empty() {
+                println!("generated files are up to date");
+                ExitCode::SUCCESS
+            } else {
+                for path in stale {
+                    eprintln!("stale: {}", path.display());
+                }
+                eprintln!("run `cargo xtask gen-schema` and commit the result");
+                ExitCode::FAILURE
+            }
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -132,6 +132,28 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The node as JSON: dates become strings, non-string keys their Python spelling, and
+    /// non-finite floats null (JSON has none).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match &self.value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => match i64::try_from(*i) {
+                Ok(i) => Json::from(i),
+                Err(_) => Json::from(*i as f64),
+            },
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Value::String(s) | Value::Timestamp(s) => Json::String(s.clone()),
+            Value::Sequence(items) => Json::Array(items.iter().map(Node::to_json).collect()),
+            Value::Mapping(pairs) => Json::Object(
+                pairs.iter().map(|(k, v)| (k.as_key().unwrap_or_default(), v.to_json())).collect(),
+            ),
+        }
+    }
+}
+
 /// The result of parsing a YAML text: the root node (a `Null` node for an empty document) and
 /// any warnings (duplicate keys).
 #[derive(Debug)]
