@@ -159,16 +159,13 @@ fn type_of(node: &Value) -> String {
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(options) = node[key].as_array() {
-            let kinds: Vec<String> = options
-                .iter()
-                .filter(|o| o["type"] != "null")
-                .map(type_of)
-                .collect();
+            let kinds: Vec<String> =
+                options.iter().filter(|o| o["type"] != "null").map(type_of).collect();
             // Widened scalars (lax booleans and integers) read as their base type.
-            if let Some(first) = kinds.first() {
-                if matches!(first.as_str(), "boolean" | "integer") {
-                    return first.clone();
-                }
+            if let Some(first) = kinds.first()
+                && matches!(first.as_str(), "boolean" | "integer")
+            {
+                return first.clone();
             }
             let mut unique = kinds;
             unique.dedup();
@@ -180,12 +177,15 @@ fn type_of(node: &Value) -> String {
         Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
         _ => vec![],
     };
-    let base = types.iter().copied().find(|t| *t != "null" && *t != "number").or_else(|| {
-        types.iter().copied().find(|t| *t != "null")
-    });
+    let base = types
+        .iter()
+        .copied()
+        .find(|t| *t != "null" && *t != "number")
+        .or_else(|| types.iter().copied().find(|t| *t != "null"));
     match base {
         Some("array") => {
-            let max = node["maxItems"].as_u64().map(|m| format!(" (at most {m})")).unwrap_or_default();
+            let max =
+                node["maxItems"].as_u64().map(|m| format!(" (at most {m})")).unwrap_or_default();
             format!("list of {}{max}", type_of(&node["items"]))
         }
         Some("object") => match node.get("additionalProperties") {

@@ -184,10 +184,18 @@ mod tests {
     fn schema_accepts_coerced_scalars_and_refuses_unknown_keys() {
         let validator = validator();
         let ok = |text: &str| validator.is_valid(&yaml_to_json(text));
-        assert!(ok("projects:\n- name: 42\n  backends:\n  - {type: runpod, community_cloud: 'yes', regions: [1], creds: {api_key: 5}}\n"));
-        assert!(ok("projects:\n- name: m\n  backends:\n  - {type: kubernetes, kubeconfig: {data: x}, proxy_jump: {port: '22'}}\n"));
-        assert!(!ok("projects:\n- name: m\n  backends:\n  - {type: runpod, community_cloud: maybe, creds: {api_key: k}}\n"));
-        assert!(!ok("projects:\n- name: m\n  backends:\n  - {type: aws, creds: {type: default}, regoins: []}\n"));
+        assert!(ok(
+            "projects:\n- name: 42\n  backends:\n  - {type: runpod, community_cloud: 'yes', regions: [1], creds: {api_key: 5}}\n"
+        ));
+        assert!(ok(
+            "projects:\n- name: m\n  backends:\n  - {type: kubernetes, kubeconfig: {data: x}, proxy_jump: {port: '22'}}\n"
+        ));
+        assert!(!ok(
+            "projects:\n- name: m\n  backends:\n  - {type: runpod, community_cloud: maybe, creds: {api_key: k}}\n"
+        ));
+        assert!(!ok(
+            "projects:\n- name: m\n  backends:\n  - {type: aws, creds: {type: default}, regoins: []}\n"
+        ));
         assert!(!ok("projects:\n- name: m\n  backends:\n  - {type: awz}\n"));
         assert!(!ok("projects:\n- name: 'bad name'\n"));
     }

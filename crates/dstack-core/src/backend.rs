@@ -110,8 +110,10 @@ pub trait Compute: Send + Sync + fmt::Debug {
     fn capabilities(&self) -> Capabilities;
 
     /// Offers matching `requirements`, with their availability.
-    async fn offers(&self, requirements: &Requirements)
-    -> Result<Vec<InstanceOfferWithAvailability>>;
+    async fn offers(
+        &self,
+        requirements: &Requirements,
+    ) -> Result<Vec<InstanceOfferWithAvailability>>;
 
     /// Starts an instance for `offer`. Returns as soon as the provider accepted the request;
     /// [`Compute::update_provisioning_data`] fills in what is known later (the IP). On failure
@@ -196,7 +198,11 @@ mod tests {
                 Err(BackendError::invalid_credentials(&[&["creds"]], None))
             }
         }
-        async fn create_backend(&self, _: &str, c: BackendConfigWithCreds) -> Result<BackendRecord> {
+        async fn create_backend(
+            &self,
+            _: &str,
+            c: BackendConfigWithCreds,
+        ) -> Result<BackendRecord> {
             Ok(BackendRecord {
                 config: serde_json::to_string(&c.without_creds()).unwrap(),
                 auth: Secret::new("{}"),
@@ -229,10 +235,10 @@ mod tests {
             "type": "lambda", "creds": {"api_key": "k"}
         }))
         .unwrap();
-        let refused = futures_lite_block_on(configurator.validate_config(
-            &config,
-            &ValidationContext { default_creds_enabled: false },
-        ));
+        let refused = futures_lite_block_on(
+            configurator
+                .validate_config(&config, &ValidationContext { default_creds_enabled: false }),
+        );
         assert_eq!(refused.unwrap_err().fields(), [["creds"]]);
         let record = futures_lite_block_on(configurator.create_backend("main", config)).unwrap();
         assert_eq!(record.config, r#"{"type":"lambda","regions":null}"#);

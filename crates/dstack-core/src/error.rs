@@ -108,8 +108,7 @@ impl BackendError {
     }
 
     pub fn with_fields(mut self, fields: &[&[&str]]) -> Self {
-        self.fields =
-            fields.iter().map(|f| f.iter().map(|s| (*s).to_owned()).collect()).collect();
+        self.fields = fields.iter().map(|f| f.iter().map(|s| (*s).to_owned()).collect()).collect();
         self
     }
 

@@ -127,7 +127,11 @@ fn server_deployment_fragments_get_dstacks_verdicts() {
             assert_eq!(run.code, 0, "{name}: {}", run.stderr);
         } else {
             assert_eq!(run.code, 1, "{name} must be refused");
-            assert!(run.stderr.contains("AES key must be 32 bytes. Got 30 bytes"), "{}", run.stderr);
+            assert!(
+                run.stderr.contains("AES key must be 32 bytes. Got 30 bytes"),
+                "{}",
+                run.stderr
+            );
             assert!(run.stderr.contains("].secret"), "{}", run.stderr);
         }
     }

@@ -67,9 +67,8 @@ pub struct AesSecret(Secret);
 impl AesSecret {
     /// The raw 32-byte key. Checked when the config was read.
     pub fn key_bytes(&self) -> [u8; 32] {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(self.0.expose())
-            .unwrap_or_default();
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode(self.0.expose()).unwrap_or_default();
         decoded.try_into().unwrap_or([0; 32])
     }
 
@@ -81,9 +80,8 @@ impl AesSecret {
 impl<'de> Deserialize<'de> for AesSecret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let secret = Secret::deserialize(deserializer)?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(secret.expose())
-            .map_err(|_| {
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode(secret.expose()).map_err(|_| {
                 serde::de::Error::custom(
                     "Failed to decode secret from base64; generate one with \
                      `head -c 32 /dev/urandom | base64`",

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 /// Expands a leading `~` or `~/` to the home directory, like Python's `os.path.expanduser`.
 pub fn expand_tilde(path: &str) -> PathBuf {
-    if path == "~" || path.starts_with("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            let mut expanded = PathBuf::from(home);
-            if path.len() > 2 {
-                expanded.push(&path[2..]);
-            }
-            return expanded;
+    if (path == "~" || path.starts_with("~/"))
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        let mut expanded = PathBuf::from(home);
+        if path.len() > 2 {
+            expanded.push(&path[2..]);
         }
+        return expanded;
     }
     PathBuf::from(path)
 }

@@ -194,8 +194,11 @@ fn read_items<T>(
 ) -> Option<Vec<T>> {
     let Value::Sequence(items) = &node.value else {
         collector.push(
-            Diagnostic::error(format!("expected a list, found {}", node.value.describe()), node.location)
-                .at_path(path),
+            Diagnostic::error(
+                format!("expected a list, found {}", node.value.describe()),
+                node.location,
+            )
+            .at_path(path),
         );
         return None;
     };
@@ -208,7 +211,10 @@ fn read_project(node: &Node, path: &str, collector: &Collector) -> Option<Loaded
     if !matches!(node.value, Value::Mapping(_)) {
         collector.push(
             Diagnostic::error(
-                format!("expected a project (a mapping with `name`), found {}", node.value.describe()),
+                format!(
+                    "expected a project (a mapping with `name`), found {}",
+                    node.value.describe()
+                ),
                 node.location,
             )
             .at_path(path),
@@ -227,19 +233,19 @@ fn read_project(node: &Node, path: &str, collector: &Collector) -> Option<Loaded
         Some(name_node) => {
             let name_path = join(path, "name");
             let name: Option<String> = collector.read(name_node, &name_path);
-            if let Some(name) = &name {
-                if !is_valid_project_name(name) {
-                    collector.push(
-                        Diagnostic::error(
-                            format!(
-                                "invalid project name `{name}`: use 1 to 50 letters, digits, \
+            if let Some(name) = &name
+                && !is_valid_project_name(name)
+            {
+                collector.push(
+                    Diagnostic::error(
+                        format!(
+                            "invalid project name `{name}`: use 1 to 50 letters, digits, \
                                  `-` or `_` (regex '^[a-zA-Z0-9-_]{{1,50}}$')"
-                            ),
-                            name_node.location,
-                        )
-                        .at_path(name_path),
-                    );
-                }
+                        ),
+                        name_node.location,
+                    )
+                    .at_path(name_path),
+                );
             }
             name
         }
@@ -260,9 +266,8 @@ fn read_backend(node: &Node, path: &str, collector: &Collector) -> Option<Loaded
             let field_path = err.field.iter().fold(path.to_owned(), |acc, seg| {
                 if seg.starts_with('[') { format!("{acc}{seg}") } else { join(&acc, seg) }
             });
-            collector.push(
-                Diagnostic::error(err.message, node.locate(&err.field)).at_path(field_path),
-            );
+            collector
+                .push(Diagnostic::error(err.message, node.locate(&err.field)).at_path(field_path));
             return None;
         }
     };
@@ -287,7 +292,9 @@ fn read_backend(node: &Node, path: &str, collector: &Collector) -> Option<Loaded
 
 /// Reads an API-form value from JSON with the same rules and messages as config.yml. Errors
 /// carry field paths; JSON has no line numbers to give.
-pub fn from_json<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, Vec<Diagnostic>> {
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+) -> Result<T, Vec<Diagnostic>> {
     read_whole(&Node::from_json(value))
 }
 
@@ -323,12 +330,24 @@ mod tests {
     #[test]
     fn hand_walked_keys_match_the_models() {
         let schema = schemars::schema_for!(ServerConfig);
-        let root: Vec<&str> =
-            schema.get("properties").unwrap().as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let root: Vec<&str> = schema
+            .get("properties")
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         assert_eq!(root, ROOT_FIELDS);
         let project = schemars::schema_for!(ProjectConfig);
-        let fields: Vec<&str> =
-            project.get("properties").unwrap().as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let fields: Vec<&str> = project
+            .get("properties")
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         assert_eq!(fields, PROJECT_FIELDS);
     }
 }

@@ -358,7 +358,11 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
         visitor.visit_seq(access).map_err(|e| self.locate(e))
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -520,7 +524,10 @@ struct Map<'p, 'a, I> {
 impl<'de, 'a, I: Iterator<Item = (String, &'a Node, &'a Node)>> MapAccess<'de> for Map<'_, 'a, I> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.pairs.next() {
             None => Ok(None),
             Some((key, _key_node, value)) => {
@@ -532,7 +539,8 @@ impl<'de, 'a, I: Iterator<Item = (String, &'a Node, &'a Node)>> MapAccess<'de> f
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
-        let (key, node) = self.value.take().ok_or_else(|| Error::new("value requested before key"))?;
+        let (key, node) =
+            self.value.take().ok_or_else(|| Error::new("value requested before key"))?;
         let child = self.parent.child(node, join(&self.parent.path, &key));
         let locator = self.parent.child(node, child.path.clone());
         seed.deserialize(child).map_err(|e| locator.locate(e))

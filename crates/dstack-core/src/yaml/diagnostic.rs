@@ -120,7 +120,10 @@ impl fmt::Display for Diagnostic {
 
 /// Suggests the candidate closest to a misspelt `word`, if one is close enough to be a likely
 /// typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

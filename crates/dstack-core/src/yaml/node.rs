@@ -66,10 +66,9 @@ impl Node {
     /// The value of `key` if this node is a mapping that has it.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
-            Value::Mapping(pairs) => pairs
-                .iter()
-                .find(|(k, _)| k.as_key().as_deref() == Some(key))
-                .map(|(_, v)| v),
+            Value::Mapping(pairs) => {
+                pairs.iter().find(|(k, _)| k.as_key().as_deref() == Some(key)).map(|(_, v)| v)
+            }
             _ => None,
         }
     }
@@ -80,10 +79,13 @@ impl Node {
         let mut node = self;
         for segment in path {
             let segment = segment.as_ref();
-            let child = match (&node.value, segment.strip_prefix('[').and_then(|s| s.strip_suffix(']'))) {
-                (Value::Sequence(items), Some(i)) => i.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => node.get(segment),
-            };
+            let child =
+                match (&node.value, segment.strip_prefix('[').and_then(|s| s.strip_suffix(']'))) {
+                    (Value::Sequence(items), Some(i)) => {
+                        i.parse::<usize>().ok().and_then(|i| items.get(i))
+                    }
+                    _ => node.get(segment),
+                };
             match child {
                 Some(child) => node = child,
                 None => break,
@@ -196,10 +198,9 @@ impl<'a> Builder<'a> {
                     Location::new(marker.line(), marker.col() + 1),
                 ))
             }
-            None => Err(Diagnostic::error(
-                "invalid YAML: unexpected end of input",
-                Location::unknown(),
-            )),
+            None => {
+                Err(Diagnostic::error("invalid YAML: unexpected end of input", Location::unknown()))
+            }
         }
     }
 
@@ -311,10 +312,9 @@ impl<'a> Builder<'a> {
                 self.remember(anchor, &node);
                 Ok(node)
             }
-            other => Err(Diagnostic::error(
-                format!("invalid YAML: unexpected event {other:?}"),
-                at,
-            )),
+            other => {
+                Err(Diagnostic::error(format!("invalid YAML: unexpected event {other:?}"), at))
+            }
         }
     }
 
@@ -336,7 +336,8 @@ impl<'a> Builder<'a> {
                 key.location,
             ));
         };
-        if let Some(existing) = pairs.iter_mut().find(|(k, _)| k.as_key().as_deref() == Some(&name)) {
+        if let Some(existing) = pairs.iter_mut().find(|(k, _)| k.as_key().as_deref() == Some(&name))
+        {
             self.warnings.push(Diagnostic::warning(
                 format!(
                     "duplicate key `{name}` (first at line {}); the last value is used",
@@ -454,15 +455,15 @@ pub(crate) fn resolve_plain(text: &str) -> Value {
     if let Some(b) = parse_bool(text) {
         return Value::Bool(b);
     }
-    if looks_like_int(text) {
-        if let Some(i) = parse_int(text) {
-            return Value::Int(i);
-        }
+    if looks_like_int(text)
+        && let Some(i) = parse_int(text)
+    {
+        return Value::Int(i);
     }
-    if looks_like_float(text) {
-        if let Some(f) = parse_float(text) {
-            return Value::Float(f);
-        }
+    if looks_like_float(text)
+        && let Some(f) = parse_float(text)
+    {
+        return Value::Float(f);
     }
     if looks_like_timestamp(text) {
         return Value::Timestamp(text.to_owned());
@@ -567,10 +568,10 @@ fn looks_like_float(text: &str) -> bool {
         Some(i) => (&body[..i], Some(&body[i + 1..])),
         None => (body, None),
     };
-    if let Some(e) = exponent {
-        if !exponent_ok(e) {
-            return false;
-        }
+    if let Some(e) = exponent
+        && !exponent_ok(e)
+    {
+        return false;
     }
     let Some(dot) = mantissa.find('.') else { return false };
     let (int_part, frac) = (&mantissa[..dot], &mantissa[dot + 1..]);

@@ -50,7 +50,6 @@ crate::tagged_union! {
     }
 }
 
-
 /// A static AWS access key pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

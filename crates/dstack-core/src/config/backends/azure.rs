@@ -49,7 +49,6 @@ crate::tagged_union! {
     }
 }
 
-
 /// A service principal's credentials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

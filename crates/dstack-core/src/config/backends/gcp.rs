@@ -74,8 +74,6 @@ crate::tagged_union! {
     }
 }
 
-
-
 /// A service account key in `config.yml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -29,6 +29,9 @@ pub use slurm::*;
 
 use super::files::FileFieldError;
 
+/// A note about one field of a backend entry: its path relative to the entry, and the text.
+pub type FieldNote = (Vec<String>, String);
+
 /// Every backend type dstack knows, including the ones that can no longer be configured.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
@@ -65,7 +68,9 @@ pub enum BackendType {
 pub enum BackendStatus {
     Active,
     /// Still works, but a newer name or backend replaces it (`datacrunch` → `verda`).
-    Deprecated { replacement: &'static str },
+    Deprecated {
+        replacement: &'static str,
+    },
     /// Parses for compatibility; cannot be configured.
     Removed,
     /// Not configurable by users (`dstack` for dstack Sky, `remote` for SSH fleets).
@@ -314,7 +319,7 @@ impl BackendFileConfig {
     /// Resolves the file form into the API form: reads the files the entry names (on this
     /// host, `~` expanded) and turns deprecated spellings into current ones. Returns the
     /// API form and deprecation warnings, each with the field it concerns.
-    pub fn resolve(self) -> Result<(BackendConfigWithCreds, Vec<(Vec<String>, String)>), FileFieldError> {
+    pub fn resolve(self) -> Result<(BackendConfigWithCreds, Vec<FieldNote>), FileFieldError> {
         use BackendConfigWithCreds as Api;
         use BackendFileConfig as File;
         let mut warnings = Vec::new();
@@ -398,7 +403,7 @@ impl BackendFileConfig {
     }
 }
 
-fn type_warning(message: &str) -> (Vec<String>, String) {
+fn type_warning(message: &str) -> FieldNote {
     (vec!["type".to_owned()], message.to_owned())
 }
 
@@ -427,7 +432,7 @@ impl BackendConfigWithCreds {
 
     /// Problems dstack finds in a config before it contacts the cloud, so the offline check
     /// can report them: such a backend is refused when the server applies it.
-    pub fn offline_problems(&self) -> Vec<(Vec<String>, String)> {
+    pub fn offline_problems(&self) -> Vec<FieldNote> {
         let mut problems = Vec::new();
         let tags = match self {
             BackendConfigWithCreds::Aws(c) => c.tags.as_ref(),
@@ -464,13 +469,10 @@ impl BackendConfigWithCreds {
                 }
             }
             BackendConfigWithCreds::Jarvislabs(c) => {
-                const KNOWN: [&str; 4] = ["india-01", "india-chennai-01", "india-noida-01", "europe-01"];
-                let unknown: Vec<&String> = c
-                    .regions
-                    .iter()
-                    .flatten()
-                    .filter(|r| !KNOWN.contains(&r.as_str()))
-                    .collect();
+                const KNOWN: [&str; 4] =
+                    ["india-01", "india-chennai-01", "india-noida-01", "europe-01"];
+                let unknown: Vec<&String> =
+                    c.regions.iter().flatten().filter(|r| !KNOWN.contains(&r.as_str())).collect();
                 if !unknown.is_empty() {
                     problems.push((
                         vec!["regions".to_owned()],

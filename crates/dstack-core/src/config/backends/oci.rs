@@ -29,7 +29,6 @@ crate::tagged_union! {
     }
 }
 
-
 /// An OCI user's API signing key. Exactly one of `key_file` and `key_content` is set.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,9 +71,9 @@ impl<'de> Deserialize<'de> for OciClientCreds {
             (true, true) => Err(serde::de::Error::custom(
                 "key_file and key_content are mutually exclusive; set only one of them",
             )),
-            (false, false) => Err(serde::de::Error::custom(
-                "Either key_file or key_content should be set",
-            )),
+            (false, false) => {
+                Err(serde::de::Error::custom("Either key_file or key_content should be set"))
+            }
             _ => Ok(OciClientCreds {
                 user: raw.user,
                 tenancy: raw.tenancy,
