@@ -2,6 +2,7 @@
 
 mod reference;
 mod schema;
+mod test;
 
 use std::process::ExitCode;
 
@@ -10,7 +11,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   gen-schema [--check]   write docs/schemas/server-config.schema.json and
                          docs/reference/server-config.md from the Rust types;
-                         with --check, fail if they are stale instead";
+                         with --check, fail if they are stale instead
+  test                   run every check CI runs: formatting, clippy,
+                         generated files, and all tests";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +39,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        ["test"] => match test::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        },
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

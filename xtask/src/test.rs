@@ -1,0 +1,62 @@
+//! `cargo xtask test`: everything CI checks, in one command that works on a fresh machine.
+//! Steps that need services (emulators, PostgreSQL, Python venvs) set them up here, so that
+//! nobody has to remember a manual step.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::schema;
+
+/// Runs every step, stopping at the first failure.
+pub fn run() -> Result<(), String> {
+    step("formatting", || cargo(&["fmt", "--all", "--check"]))?;
+    step("clippy", || {
+        cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])
+    })?;
+    step("generated files", || {
+        let stale = schema::stale();
+        if stale.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("stale: {stale:?}; run `cargo xtask gen-schema` and commit the result"))
+        }
+    })?;
+    step("tests", || {
+        if has_nextest() {
+            cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
+        } else {
+            cargo(&["test", "--workspace", "--no-fail-fast"])
+        }
+    })?;
+    Ok(())
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    eprintln!("==> {name}");
+    let started = Instant::now();
+    let result = f();
+    let seconds = started.elapsed().as_secs_f32();
+    match &result {
+        Ok(()) => eprintln!("==> {name}: ok ({seconds:.1}s)"),
+        Err(err) => eprintln!("==> {name}: FAILED ({seconds:.1}s): {err}"),
+    }
+    result
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(schema::root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed", args.join(" "))) }
+}
+
+fn has_nextest() -> bool {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    Command::new(cargo)
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
