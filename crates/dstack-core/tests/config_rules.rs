@@ -627,3 +627,20 @@ fn yaml_anchors_merges_and_duplicates() {
     assert_eq!(config.projects[2].name, "c");
     assert!(config.warnings.iter().any(|w| w.message.starts_with("duplicate key `name`")));
 }
+
+#[test]
+fn file_form_round_trips_through_yaml() {
+    // The typed file form, as the server will write a default config.yml: what it writes
+    // must read back the same.
+    use dstack_core::config::ServerConfig;
+    let text = strip_comments(&example("31-kubernetes-contexts.yml"));
+    let config: ServerConfig = from_yaml(&text).unwrap();
+    let json = serde_json::to_value(&config).unwrap();
+    assert_eq!(json["projects"][0]["backends"][0]["type"], "kubernetes");
+    let again: ServerConfig = from_json(&json).unwrap();
+    assert_eq!(again, config);
+}
+
+fn strip_comments(text: &str) -> String {
+    text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n")
+}

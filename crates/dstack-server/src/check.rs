@@ -65,11 +65,24 @@ pub fn check(file: Option<&Path>, registry: &Registry) -> Outcome {
     }
 }
 
-/// dstack skips a backend whose configurator is missing, with a warning; so do we.
+/// Backends the server would skip when it applies the config: dstack skips a backend whose
+/// configurator is missing, and refuses default credentials when
+/// `DSTACK_DEFAULT_CREDS_DISABLED` is set, each with a warning; so do we.
 fn availability_warnings(config: &LoadedConfig, registry: &Registry) -> Vec<Diagnostic> {
+    let default_creds_disabled = std::env::var_os("DSTACK_DEFAULT_CREDS_DISABLED").is_some();
     let mut warnings = Vec::new();
     for project in &config.projects {
         for backend in project.backends.iter().flatten() {
+            if default_creds_disabled && backend.config.uses_default_creds() {
+                warnings.push(
+                    Diagnostic::warning(
+                        "default credentials are disabled by DSTACK_DEFAULT_CREDS_DISABLED; \
+                         the server will refuse this backend",
+                        backend.location,
+                    )
+                    .at_path(format!("{}.creds", backend.path)),
+                );
+            }
             let backend_type = backend.config.backend_type();
             if let Err(err) = registry.get(backend_type) {
                 // Removed types already carry their own warning.

@@ -38,6 +38,7 @@ fn check(file: &Path, home: &Path, extra_args: &[&str]) -> Run {
         .args(extra_args)
         .env("HOME", home)
         .env_remove("DSTACK_SERVER_DIR")
+        .env_remove("DSTACK_DEFAULT_CREDS_DISABLED")
         .output()
         .unwrap();
     Run {
@@ -227,4 +228,29 @@ fn backends_not_compiled_in_are_warnings_naming_the_feature() {
     } else {
         assert_eq!(problems, serde_json::json!([]));
     }
+}
+
+#[test]
+fn default_creds_disabled_is_a_warning() {
+    let home = home_with_referenced_files();
+    let file = examples().join("01-aws-default-creds.yml");
+    let output = Command::new(env!("CARGO_BIN_EXE_dstack-server"))
+        .args(["config", "check", "--json", "--file"])
+        .arg(&file)
+        .env("HOME", home.path())
+        .env("DSTACK_DEFAULT_CREDS_DISABLED", "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let problems: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let warning = problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "projects[0].backends[0].creds")
+        .expect("a warning about default creds");
+    assert!(warning["message"].as_str().unwrap().contains("DSTACK_DEFAULT_CREDS_DISABLED"));
+    // Without the variable there is no such warning.
+    let run = check(&file, home.path(), &["--json"]);
+    assert!(!run.stdout.contains("DSTACK_DEFAULT_CREDS_DISABLED"));
 }

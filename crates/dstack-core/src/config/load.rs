@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::backends::{BackendConfigWithCreds, BackendFileConfig};
 use super::encryption::EncryptionConfig;
+use super::is_valid_project_name;
 use super::permissions::DefaultPermissions;
-use super::{ServerConfig, is_valid_project_name};
 use crate::yaml::de::{Collector, index, join};
 use crate::yaml::diagnostic::{Diagnostic, Location, did_you_mean, one_of};
 use crate::yaml::node::{self, Node, Value};
@@ -313,19 +313,10 @@ fn read_whole<T: serde::de::DeserializeOwned>(root: &Node) -> Result<T, Vec<Diag
     }
 }
 
-impl LoadedConfig {
-    /// Reads the same text into the file-form model, for tools that edit or re-write
-    /// config.yml. Only meaningful once [`load_str`] has accepted the text.
-    pub fn file_form(text: &str) -> Option<ServerConfig> {
-        let parsed = node::parse(text).ok()?;
-        Collector::new().read(&parsed.root, "")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProjectConfig;
+    use crate::config::{ProjectConfig, ServerConfig};
 
     #[test]
     fn hand_walked_keys_match_the_models() {

@@ -412,6 +412,18 @@ impl BackendConfigWithCreds {
         backend_type_of(self.tag())
     }
 
+    /// Whether the config uses the server host's default credentials (`creds: {type:
+    /// default}`), which `DSTACK_DEFAULT_CREDS_DISABLED` forbids.
+    pub fn uses_default_creds(&self) -> bool {
+        match self {
+            BackendConfigWithCreds::Aws(c) => matches!(c.creds, AwsCreds::Default),
+            BackendConfigWithCreds::Azure(c) => matches!(c.creds, AzureCreds::Default),
+            BackendConfigWithCreds::Gcp(c) => matches!(c.creds, GcpCreds::Default),
+            BackendConfigWithCreds::Oci(c) => matches!(c.creds, OciCreds::Default(_)),
+            _ => false,
+        }
+    }
+
     /// The view of this config that non-admins may see: the same JSON without credentials.
     /// Kubernetes drops its `kubeconfig`; Slurm keeps only each cluster's name and partitions.
     pub fn without_creds(&self) -> serde_json::Value {
