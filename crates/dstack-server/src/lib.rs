@@ -4,3 +4,5 @@
 pub mod check;
 pub mod paths;
 pub mod registry;
+pub mod db;
+pub mod encryption;
