@@ -58,15 +58,12 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(redact_url(url)));
         };
-        if kind == DbKind::Sqlite {
-            if let Some(path) = sqlite_path(url) {
-                if let Some(dir) = Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
-                        path: dir.display().to_string(),
-                        source,
-                    })?;
-                }
-            }
+        if kind == DbKind::Sqlite
+            && let Some(path) = sqlite_path(url)
+            && let Some(dir) = Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
         }
         let max_connections = if kind == DbKind::Sqlite { 4 } else { 10 };
         let pool = AnyPoolOptions::new().max_connections(max_connections).connect(url).await?;
@@ -86,7 +83,9 @@ impl Db {
 
     async fn has_table(&self, name: &str) -> Result<bool, sqlx::Error> {
         let query = match self.kind {
-            DbKind::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = $1",
+            DbKind::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = $1"
+            }
             DbKind::Postgres => {
                 "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = $1"
             }
@@ -98,17 +97,26 @@ impl Db {
     /// Runs `f` while holding the start-up lock, so that two servers starting on one
     /// PostgreSQL database do not both create the admin user or the default project. SQLite
     /// needs no lock: its writes are serialized.
-    pub async fn with_startup_lock<T, F>(&self, f: F) -> Result<T, DbError>
+    pub async fn with_startup_lock<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: AsyncFnOnce() -> Result<T, DbError>,
+        E: From<DbError>,
+        F: AsyncFnOnce() -> Result<T, E>,
     {
         if self.kind != DbKind::Postgres {
             return f().await;
         }
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("SELECT pg_advisory_lock($1)").bind(STARTUP_LOCK).execute(&mut *conn).await?;
+        let lock = async |sql: &str, conn: &mut sqlx::AnyConnection| -> Result<(), E> {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(STARTUP_LOCK)
+                .execute(conn)
+                .await
+                .map_err(|e| E::from(DbError::Sqlx(e)))?;
+            Ok(())
+        };
+        let mut conn = self.pool.acquire().await.map_err(|e| E::from(DbError::Sqlx(e)))?;
+        lock("SELECT pg_advisory_lock($1)", &mut conn).await?;
         let result = f().await;
-        sqlx::query("SELECT pg_advisory_unlock($1)").bind(STARTUP_LOCK).execute(&mut *conn).await?;
+        lock("SELECT pg_advisory_unlock($1)", &mut conn).await?;
         result
     }
 }

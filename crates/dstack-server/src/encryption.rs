@@ -105,10 +105,8 @@ impl Keys {
         let rest = stored.strip_prefix("enc:").ok_or(DecryptError::Malformed)?;
         let (key_type, rest) = rest.split_once(':').ok_or(DecryptError::Malformed)?;
         let (key_name, payload) = rest.split_once(':').ok_or(DecryptError::Malformed)?;
-        let no_key = || DecryptError::NoKey {
-            key_type: key_type.to_owned(),
-            key_name: key_name.to_owned(),
-        };
+        let no_key =
+            || DecryptError::NoKey { key_type: key_type.to_owned(), key_name: key_name.to_owned() };
         match key_type {
             "identity" => Ok(Secret::new(payload)),
             "aes" => {

@@ -1,8 +1,18 @@
 //! The dstack server. This crate is the one place that knows the command line, the HTTP API
 //! and the database; backends are linked in by Cargo feature (see [`registry`]).
 
+pub mod api;
+pub mod apply;
 pub mod check;
-pub mod paths;
-pub mod registry;
+pub mod configure;
 pub mod db;
 pub mod encryption;
+pub mod paths;
+pub mod registry;
+pub mod server;
+pub mod services;
+pub mod settings;
+pub mod ssh;
+pub mod state;
+pub mod store;
+pub mod yaml_out;

@@ -1,14 +1,34 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use dstack_server::settings::{LogFormat, Settings, env};
 
-/// The dstack server, in Rust.
+/// The dstack server, in Rust: a drop-in for dstack's server (same config.yml, environment
+/// variables and HTTP API).
 #[derive(Debug, Parser)]
-#[command(name = "dstack-server", version, about, subcommand_required = true)]
+#[command(name = "dstack-server", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Address to listen on [env: DSTACK_SERVER_HOST] [default: 127.0.0.1]
+    #[arg(long)]
+    host: Option<String>,
+    /// Port to listen on [env: DSTACK_SERVER_PORT] [default: 3000]
+    #[arg(long)]
+    port: Option<u16>,
+    /// The admin user's token when the admin is first created
+    /// [env: DSTACK_SERVER_ADMIN_TOKEN]
+    #[arg(long)]
+    token: Option<String>,
+    /// Log level: error, warning, info, debug [env: DSTACK_SERVER_LOG_LEVEL] [default: info]
+    #[arg(long, short = 'l')]
+    log_level: Option<String>,
+    /// Seconds one backend's credential check may take when config.yml is applied
+    /// [env: DSTACK_SERVER_BACKEND_CHECK_TIMEOUT] [default: 10]
+    #[arg(long)]
+    backend_check_timeout: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,11 +59,138 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Config(ConfigCommand::Check { file, json }) => {
+        Some(Command::Config(ConfigCommand::Check { file, json })) => {
             let registry = dstack_server::registry::build();
             let outcome = dstack_server::check::check(file.as_deref(), &registry);
             dstack_server::check::print(&outcome, json, |f| std::fs::read_to_string(f).ok());
             ExitCode::from(outcome.exit_code() as u8)
         }
+        None => run(cli),
     }
+}
+
+fn settings(cli: &Cli) -> Result<Settings, String> {
+    let server_dir = dstack_server::paths::server_dir();
+    let mut settings = Settings::for_dir(server_dir);
+    if let Some(url) = env("DSTACK_DATABASE_URL") {
+        // dstack's URLs name SQLAlchemy drivers (`postgresql+asyncpg://`); take the database.
+        settings.database_url = url.replacen("postgresql+asyncpg://", "postgres://", 1).replacen(
+            "sqlite+aiosqlite://",
+            "sqlite://",
+            1,
+        );
+    }
+    settings.host = cli.host.clone().or_else(|| env("DSTACK_SERVER_HOST")).unwrap_or(settings.host);
+    settings.port = match (cli.port, env("DSTACK_SERVER_PORT")) {
+        (Some(port), _) => port,
+        (None, Some(port)) => {
+            port.parse().map_err(|_| format!("DSTACK_SERVER_PORT `{port}` is not a port number"))?
+        }
+        (None, None) => settings.port,
+    };
+    settings.admin_token = cli.token.clone().or_else(|| env("DSTACK_SERVER_ADMIN_TOKEN"));
+    settings.config_disabled = dstack_server::paths::config_disabled();
+    settings.default_creds_enabled = std::env::var_os("DSTACK_DEFAULT_CREDS_DISABLED").is_none();
+    settings.log_level = cli
+        .log_level
+        .clone()
+        .or_else(|| env("DSTACK_SERVER_LOG_LEVEL"))
+        .unwrap_or(settings.log_level)
+        .to_lowercase();
+    settings.log_format = match env("DSTACK_SERVER_LOG_FORMAT").as_deref() {
+        None | Some("rich" | "standard") => LogFormat::Standard,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(format!(
+                "DSTACK_SERVER_LOG_FORMAT `{other}` is not one of: rich, standard, json"
+            ));
+        }
+    };
+    let timeout = match (cli.backend_check_timeout, env("DSTACK_SERVER_BACKEND_CHECK_TIMEOUT")) {
+        (Some(seconds), _) => seconds,
+        (None, Some(value)) => value.parse().map_err(|_| {
+            format!("DSTACK_SERVER_BACKEND_CHECK_TIMEOUT `{value}` is not a number of seconds")
+        })?,
+        (None, None) => settings.backend_check_timeout.as_secs(),
+    };
+    settings.backend_check_timeout = Duration::from_secs(timeout);
+    Ok(settings)
+}
+
+fn init_logging(settings: &Settings) {
+    let level = match settings.log_level.as_str() {
+        "warning" | "warn" => "warn",
+        "critical" => "error",
+        other => other,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "warn,dstack_server={level},dstack_core={level}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Standard => builder.init(),
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
+    let settings = match settings(&cli) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let registry = dstack_server::registry::build();
+        let started = match dstack_server::server::start(settings, registry).await {
+            Ok(started) => started,
+            Err(dstack_server::server::StartError::Config(report)) => {
+                eprint!("{}", report.render());
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("The admin user token is '{}'", started.admin.token.expose());
+        println!(
+            "The dstack server {} is running at http://{}",
+            dstack_server::settings::DSTACK_VERSION,
+            started.local_addr
+        );
+        match dstack_server::server::serve(started, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }

@@ -448,7 +448,7 @@ fn resolve_scalar(
 }
 
 /// PyYAML's implicit resolvers (YAML 1.1), in their order of precedence.
-pub(crate) fn resolve_plain(text: &str) -> Value {
+pub fn resolve_plain(text: &str) -> Value {
     if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
         return Value::Null;
     }

@@ -14,7 +14,7 @@ CREATE TABLE users (
     token TEXT NOT NULL,
     global_role TEXT NOT NULL,
     email TEXT,
-    active BOOLEAN NOT NULL,
+    active INTEGER NOT NULL, -- 0 or 1: sqlx's Any driver has no portable boolean
     created_at BIGINT NOT NULL,
     ssh_public_key TEXT NOT NULL,
     ssh_private_key TEXT NOT NULL
@@ -25,7 +25,7 @@ CREATE TABLE projects (
     name TEXT NOT NULL UNIQUE,
     owner_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at BIGINT NOT NULL,
-    is_public BOOLEAN NOT NULL,
+    is_public INTEGER NOT NULL, -- 0 or 1
     templates_repo TEXT,
     ssh_public_key TEXT NOT NULL,
     ssh_private_key TEXT NOT NULL

@@ -1,0 +1,262 @@
+//! `/api/backends/*` and `/api/project/{project}/backends/*`.
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use dstack_core::config::load::{from_json, from_yaml};
+use dstack_core::config::{BackendConfigWithCreds, BackendType};
+use dstack_core::yaml::Diagnostic;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::extract::{Authed, Body, Fields, RequestBody};
+use super::models::BackendOut;
+use super::{Access, project_for};
+use crate::configure::{self, Mode};
+use crate::state::AppState;
+use crate::store::Project;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/backends/list_types", post(list_types))
+        .route("/api/project/{project_name}/backends/create", post(create))
+        .route("/api/project/{project_name}/backends/update", post(update))
+        .route("/api/project/{project_name}/backends/create_yaml", post(create_yaml))
+        .route("/api/project/{project_name}/backends/update_yaml", post(update_yaml))
+        .route("/api/project/{project_name}/backends/delete", post(delete))
+        .route("/api/project/{project_name}/backends/{backend_name}/config_info", post(config_info))
+        .route("/api/project/{project_name}/backends/{backend_name}/get_yaml", post(get_yaml))
+}
+
+/// The backend types this build can configure.
+async fn list_types(State(state): State<AppState>) -> Json<Vec<BackendType>> {
+    Json(state.registry.available_types())
+}
+
+/// The backends of a project as everyone in it may see them: no credentials.
+pub async fn views(state: &AppState, project: &Project) -> Result<Vec<BackendOut>, ApiError> {
+    let mut out = Vec::new();
+    for row in state.store.backends(&project.id).await? {
+        let config = match configure::config_with_creds(state, &row) {
+            Ok(config) => config.without_creds(),
+            // Not compiled in, or its creds cannot be decrypted: show what was stored.
+            Err(_) => serde_json::from_str(&row.config).unwrap_or(Value::Null),
+        };
+        out.push(BackendOut { name: row.backend_type.clone(), config });
+    }
+    Ok(out)
+}
+
+/// Our config errors as FastAPI-shaped 422 entries.
+fn validation_errors(errors: &[Diagnostic], input: &Value) -> Vec<Value> {
+    errors
+        .iter()
+        .map(|e| {
+            let mut loc = vec![json!("body")];
+            loc.extend(e.path.split('.').filter(|s| !s.is_empty()).map(|s| json!(s)));
+            json!({"type": "value_error", "loc": loc, "msg": e.message, "input": input})
+        })
+        .collect()
+}
+
+fn config_from_body(bytes: &[u8]) -> Result<BackendConfigWithCreds, ApiError> {
+    let value = super::extract::json_value(bytes)?;
+    from_json(&value).map_err(|errors| ApiError::Validation(validation_errors(&errors, &value)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Path(project_name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<BackendConfigWithCreds>, ApiError> {
+    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
+    let config = config_from_body(&body)?;
+    configure::configure(&state, &project, &config, Mode::Create).await?;
+    Ok(Json(config))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Path(project_name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<BackendConfigWithCreds>, ApiError> {
+    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
+    let config = config_from_body(&body)?;
+    configure::configure(&state, &project, &config, Mode::Update).await?;
+    Ok(Json(config))
+}
+
+#[derive(Debug, Deserialize)]
+struct YamlRequest {
+    config_yaml: String,
+}
+
+impl RequestBody for YamlRequest {
+    const FIELDS: Fields = &[("config_yaml", true)];
+}
+
+/// Parses the YAML of `create_yaml` / `update_yaml`, with dstack's messages.
+fn config_from_yaml(text: &str) -> Result<BackendConfigWithCreds, ApiError> {
+    if dstack_core::yaml::node::parse(text).is_err() {
+        return Err(ApiError::client("Error parsing YAML"));
+    }
+    from_yaml::<BackendConfigWithCreds>(text).map_err(|errors| {
+        let tag = dstack_core::yaml::node::parse(text)
+            .ok()
+            .and_then(|p| p.root.get("type").and_then(|t| t.as_key()))
+            .filter(|t| BackendConfigWithCreds::TAGS.contains(&t.as_str()));
+        let mut msg = format!(
+            "{} validation error{} for BackendConfigWithCreds",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        );
+        for error in &errors {
+            let path = match (&tag, error.path.as_str()) {
+                (Some(tag), "") => tag.clone(),
+                (Some(tag), path) => format!("{tag}.{path}"),
+                (None, path) => path.to_owned(),
+            };
+            msg.push_str(&format!("\n{path}\n  {}", error.message));
+        }
+        ApiError::client(msg)
+    })
+}
+
+async fn create_yaml(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Path(project_name): Path<String>,
+    Body(request): Body<YamlRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
+    let config = config_from_yaml(&request.config_yaml)?;
+    configure::configure(&state, &project, &config, Mode::Create).await?;
+    Ok(Json(Value::Null))
+}
+
+async fn update_yaml(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Path(project_name): Path<String>,
+    Body(request): Body<YamlRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
+    let config = config_from_yaml(&request.config_yaml)?;
+    configure::configure(&state, &project, &config, Mode::Update).await?;
+    Ok(Json(Value::Null))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteRequest {
+    backends_names: Vec<String>,
+}
+
+impl RequestBody for DeleteRequest {
+    const FIELDS: Fields = &[("backends_names", true)];
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Path(project_name): Path<String>,
+    Body(request): Body<DeleteRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let errors: Vec<Value> = request
+        .backends_names
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| name.parse::<BackendType>().is_err())
+        .map(|(i, name)| enum_error(json!(["body", "backends_names", i]), name))
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
+    for name in &request.backends_names {
+        state.store.delete_backend(&project.id, name).await?;
+    }
+    Ok(Json(Value::Null))
+}
+
+/// dstack's 422 for a value that is not a backend type.
+fn enum_error(loc: Value, input: &str) -> Value {
+    // dstack's enum order, with "or" before the last, as pydantic writes it.
+    let names: Vec<String> = DSTACK_ENUM_ORDER.iter().map(|t| format!("'{t}'")).collect();
+    let (last, rest) = names.split_last().expect("not empty");
+    let expected = format!("{} or {last}", rest.join(", "));
+    json!({
+        "type": "enum",
+        "loc": loc,
+        "msg": format!("Input should be {expected}"),
+        "input": input,
+        "ctx": {"expected": expected},
+    })
+}
+
+/// The order of dstack's `BackendType` enum (its declaration order).
+const DSTACK_ENUM_ORDER: [&str; 23] = [
+    "amddevcloud",
+    "aws",
+    "azure",
+    "cloudrift",
+    "crusoe",
+    "cudo",
+    "datacrunch",
+    "digitalocean",
+    "dstack",
+    "gcp",
+    "hotaisle",
+    "jarvislabs",
+    "kubernetes",
+    "lambda",
+    "remote",
+    "nebius",
+    "oci",
+    "runpod",
+    "tensordock",
+    "vastai",
+    "verda",
+    "vultr",
+    "slurm",
+];
+
+fn backend_type_in_path(name: &str) -> Result<BackendType, ApiError> {
+    name.parse()
+        .map_err(|_| ApiError::Validation(vec![enum_error(json!(["path", "backend_name"]), name)]))
+}
+
+async fn config_info(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Path((project_name, backend_name)): Path<(String, String)>,
+) -> Result<Json<BackendConfigWithCreds>, ApiError> {
+    let backend_type = backend_type_in_path(&backend_name)?;
+    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
+    let row = state
+        .store
+        .backend(&project.id, backend_type.as_str())
+        .await?
+        .ok_or_else(ApiError::resource_not_exists)?;
+    Ok(Json(configure::config_with_creds(&state, &row)?))
+}
+
+async fn get_yaml(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Path((project_name, backend_name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let backend_type = backend_type_in_path(&backend_name)?;
+    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
+    let row = state
+        .store
+        .backend(&project.id, backend_type.as_str())
+        .await?
+        .ok_or_else(ApiError::resource_not_exists)?;
+    let config = configure::config_with_creds(&state, &row)?;
+    let value = serde_json::to_value(&config)
+        .map_err(|e| ApiError::Internal(format!("cannot serialize a backend config: {e}")))?;
+    Ok(Json(json!({"name": backend_type.as_str(), "config_yaml": crate::yaml_out::dump(&value)})))
+}

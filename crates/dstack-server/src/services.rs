@@ -1,0 +1,96 @@
+//! Users and projects: the rules of creating them, shared by start-up, config.yml and the API.
+
+use dstack_core::Secret;
+use dstack_core::config::is_valid_project_name;
+
+use crate::api::error::ApiError;
+use crate::ssh::generate_key_pair;
+use crate::store::{GlobalRole, Project, ProjectRole, Store, User, new_id, now_micros};
+
+pub const ADMIN_USERNAME: &str = "admin";
+pub const DEFAULT_PROJECT: &str = "main";
+
+/// Makes sure the admin user exists. As in dstack, `token` (`DSTACK_SERVER_ADMIN_TOKEN` or
+/// `--token`) is the admin's token when the admin is first created; after that the stored
+/// token is kept, with a warning if `token` differs.
+pub async fn ensure_admin(store: &Store, token: Option<&str>) -> Result<User, ApiError> {
+    if let Some(admin) = store.user_by_name(ADMIN_USERNAME).await? {
+        if token.is_some_and(|t| t != admin.token.expose()) {
+            tracing::warn!(
+                "the admin token given by DSTACK_SERVER_ADMIN_TOKEN or --token differs from the \
+                 stored one; the stored token is kept"
+            );
+        }
+        return Ok(admin);
+    }
+    let token = token.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    create_user(store, ADMIN_USERNAME, GlobalRole::Admin, None, Secret::new(token)).await
+}
+
+/// Creates a user with a fresh SSH key pair.
+pub async fn create_user(
+    store: &Store,
+    name: &str,
+    role: GlobalRole,
+    email: Option<String>,
+    token: Secret,
+) -> Result<User, ApiError> {
+    if name.is_empty() || name.len() > 50 {
+        return Err(ApiError::client("Username should have 1 to 50 characters"));
+    }
+    if store.user_by_name(name).await?.is_some() {
+        return Err(ApiError::resource_exists());
+    }
+    let (ssh_public_key, ssh_private_key) = generate_key_pair(name);
+    let user = User {
+        id: new_id(),
+        name: name.to_owned(),
+        token,
+        global_role: role,
+        email,
+        active: true,
+        created_at: now_micros(),
+        ssh_public_key,
+        ssh_private_key,
+    };
+    store.insert_user(&user).await?;
+    Ok(user)
+}
+
+/// Creates a project owned by `owner`, who becomes its admin.
+pub async fn create_project(
+    store: &Store,
+    owner: &User,
+    name: &str,
+    is_public: bool,
+    templates_repo: Option<String>,
+) -> Result<Project, ApiError> {
+    if !is_valid_project_name(name) {
+        return Err(ApiError::client("Project name should match regex '^[a-zA-Z0-9-_]{1,50}$'"));
+    }
+    if store.project_by_name(name).await?.is_some() {
+        return Err(ApiError::resource_exists());
+    }
+    let (ssh_public_key, ssh_private_key) = generate_key_pair(name);
+    let project = Project {
+        id: new_id(),
+        name: name.to_owned(),
+        owner_id: owner.id.clone(),
+        created_at: now_micros(),
+        is_public,
+        templates_repo,
+        ssh_public_key,
+        ssh_private_key,
+    };
+    store.insert_project(&project).await?;
+    store.set_member(&project.id, &owner.id, ProjectRole::Admin).await?;
+    Ok(project)
+}
+
+/// Returns the project, creating it (owned by `owner`) if it does not exist.
+pub async fn ensure_project(store: &Store, owner: &User, name: &str) -> Result<Project, ApiError> {
+    if let Some(project) = store.project_by_name(name).await? {
+        return Ok(project);
+    }
+    create_project(store, owner, name, false, None).await
+}

@@ -1,0 +1,60 @@
+//! Server settings: command-line flags and dstack's environment variables
+//! (`DSTACK_SERVER_*`, `DSTACK_DATABASE_URL`, ...), flags winning over variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The version of dstack whose API this server speaks; clients newer than this are refused,
+/// as dstack refuses them.
+pub const DSTACK_VERSION: &str = "0.22.5";
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Standard,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub server_dir: PathBuf,
+    /// `DSTACK_DATABASE_URL`, or the SQLite database under `server_dir`.
+    pub database_url: String,
+    /// `DSTACK_SERVER_ADMIN_TOKEN` or `--token`: sets the admin's token.
+    pub admin_token: Option<String>,
+    pub config_disabled: bool,
+    pub default_creds_enabled: bool,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// How long one backend's credential check may take when applying config.yml.
+    pub backend_check_timeout: Duration,
+}
+
+impl Settings {
+    pub fn config_path(&self) -> PathBuf {
+        self.server_dir.join("config.yml")
+    }
+
+    /// Settings for a server in `server_dir` with defaults, ignoring the environment (tests).
+    pub fn for_dir(server_dir: PathBuf) -> Self {
+        Settings {
+            host: "127.0.0.1".to_owned(),
+            port: 3000,
+            database_url: crate::db::Db::sqlite_url(&server_dir),
+            server_dir,
+            admin_token: None,
+            config_disabled: false,
+            default_creds_enabled: true,
+            log_level: "info".to_owned(),
+            log_format: LogFormat::Standard,
+            backend_check_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Reads an environment variable, treating an empty value as unset.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

@@ -1,0 +1,25 @@
+//! What every request handler shares.
+
+use std::sync::{Arc, RwLock};
+
+use dstack_core::Registry;
+use dstack_core::config::DefaultPermissions;
+
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// The server's shared state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub registry: Arc<Registry>,
+    pub settings: Arc<Settings>,
+    /// From config.yml's `default_permissions`; replaced when the config is re-applied.
+    pub permissions: Arc<RwLock<DefaultPermissions>>,
+}
+
+impl AppState {
+    pub fn permissions(&self) -> DefaultPermissions {
+        self.permissions.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
