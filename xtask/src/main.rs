@@ -1,5 +1,6 @@
 //! Project tasks, run as `cargo xtask <task>`.
 
+mod postgres;
 mod reference;
 mod schema;
 mod test;

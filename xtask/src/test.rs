@@ -5,6 +5,7 @@
 use std::process::Command;
 use std::time::Instant;
 
+use crate::postgres::Postgres;
 use crate::schema;
 
 /// Runs every step, stopping at the first failure.
@@ -21,13 +22,29 @@ pub fn run() -> Result<(), String> {
             Err(format!("stale: {stale:?}; run `cargo xtask gen-schema` and commit the result"))
         }
     })?;
+    // The server's tests run on SQLite and on PostgreSQL.
+    let mut postgres = None;
+    step("PostgreSQL", || {
+        if std::env::var_os("DSTACK_TEST_POSTGRES_URL").is_some() {
+            return Ok(());
+        }
+        postgres = Some(Postgres::start()?);
+        Ok(())
+    })?;
+    let postgres_url = postgres
+        .as_ref()
+        .map(|p| p.url.clone())
+        .or_else(|| std::env::var("DSTACK_TEST_POSTGRES_URL").ok());
     step("tests", || {
+        let env: Vec<(&str, &str)> =
+            postgres_url.iter().map(|url| ("DSTACK_TEST_POSTGRES_URL", url.as_str())).collect();
         if has_nextest() {
-            cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
+            cargo_with(&["nextest", "run", "--workspace", "--no-fail-fast"], &env)
         } else {
-            cargo(&["test", "--workspace", "--no-fail-fast"])
+            cargo_with(&["test", "--workspace", "--no-fail-fast"], &env)
         }
     })?;
+    drop(postgres);
     Ok(())
 }
 
@@ -44,9 +61,14 @@ fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_with(args, &[])
+}
+
+fn cargo_with(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(schema::root())
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -1,0 +1,127 @@
+//! A real server on a free loopback port, and a minimal HTTP/1.1 client for it.
+
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::net::SocketAddr;
+
+use dstack_server::settings::Settings;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub state: dstack_server::state::AppState,
+    pub admin: dstack_server::store::User,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server in a fresh state directory with the given database URL (SQLite in the
+    /// directory when `None`).
+    pub async fn start(database_url: Option<String>, config_yml: Option<&str>) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_dir(dir.path().to_owned());
+        settings.port = 0;
+        settings.admin_token = Some(ADMIN_TOKEN.to_owned());
+        if let Some(url) = database_url {
+            settings.database_url = url;
+        }
+        if let Some(text) = config_yml {
+            std::fs::write(dir.path().join("config.yml"), text).unwrap();
+        }
+        let registry = dstack_server::registry::build();
+        let started = dstack_server::server::start(settings, registry).await.unwrap();
+        let (addr, state, admin) =
+            (started.local_addr, started.state.clone(), started.admin.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            dstack_server::server::serve(started, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer { addr, dir, state, admin, shutdown: Some(tx), task: Some(task) }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// POSTs `body` (raw) with the given headers.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
+        http(self.addr, method, path, headers, body).await
+    }
+
+    /// POSTs JSON as `token`'s user.
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        let auth = format!("Bearer {token}");
+        let body = if body.is_null() { String::new() } else { body.to_string() };
+        self.request(
+            "POST",
+            path,
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            &body,
+        )
+        .await
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on a new connection, read to the end.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": ").map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    Response { status, headers, body: body.to_owned() }
+}
