@@ -221,6 +221,36 @@ async fn run_samples(server: TestServer) {
         assert_eq!(detail["type"], "enum");
         assert_eq!(detail["input"], "foocloud");
     }
+    // Backends in proj3, with fake clouds that accept keys starting with GOOD.
+    for name in [
+        "backends_create_yaml_runpod_proj3",
+        "backends_create_yaml_runpod_proj3_again_exists",
+        "backends_update_yaml_runpod_proj3",
+        "backends_get_yaml_runpod_proj3_after_update",
+        "backends_create_yaml_bad_key",
+        "backends_update_yaml_not_existing",
+        "backends_create_json_lambda_proj3",
+        "backends_update_json_lambda_proj3",
+        "backends_delete_runpod_proj3",
+    ] {
+        replay(&server, name, Exact, "").await;
+    }
+    // A body without a valid `type`: dstack lists a 422 for every arm of its union; we answer
+    // 422 naming `type`.
+    for name in ["backends_create_json_unknown_type", "backends_create_json_extra_field"] {
+        let sample = sample(name);
+        let response = server
+            .request(
+                "POST",
+                &sample.path,
+                &[("Authorization", "Bearer test-admin-token")],
+                &sample.body,
+            )
+            .await;
+        assert_eq!(response.status, 422, "{name}: {}", response.body);
+    }
+    let types = server.post("/api/backends/list_types", ADMIN_TOKEN, &Value::Null).await;
+    assert_eq!(types.json(), serde_json::json!(["kubernetes", "lambda", "runpod", "vastai"]));
     // bob, created by the admin.
     replay(&server, "users_create_bob", Shape, "").await;
     let bob = server
@@ -248,7 +278,15 @@ async fn run_samples(server: TestServer) {
 
 #[tokio::test]
 async fn samples_on_sqlite() {
-    run_samples(TestServer::start(None, None).await).await;
+    run_samples(server(None).await).await;
+}
+
+/// A server whose backends are fakes of the clouds the recording used.
+async fn server(database_url: Option<String>) -> TestServer {
+    use dstack_core::config::BackendType::*;
+    let (registry, _) =
+        dstack_testkit::FakeConfigurator::registry(&[Runpod, Lambda, Vastai, Kubernetes]);
+    TestServer::start_with(database_url, None, registry, |_| {}).await
 }
 
 #[tokio::test]
@@ -257,7 +295,7 @@ async fn samples_on_postgres() {
         eprintln!("DSTACK_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
         return;
     };
-    run_samples(TestServer::start(Some(url), None).await).await;
+    run_samples(server(Some(url)).await).await;
 }
 
 /// A fresh database on the test PostgreSQL server, if there is one.

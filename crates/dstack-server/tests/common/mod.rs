@@ -23,6 +23,16 @@ impl TestServer {
     /// Starts a server in a fresh state directory with the given database URL (SQLite in the
     /// directory when `None`).
     pub async fn start(database_url: Option<String>, config_yml: Option<&str>) -> TestServer {
+        Self::start_with(database_url, config_yml, dstack_server::registry::build(), |_| {}).await
+    }
+
+    /// Starts a server with the given backends and settings changes.
+    pub async fn start_with(
+        database_url: Option<String>,
+        config_yml: Option<&str>,
+        registry: dstack_core::Registry,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_dir(dir.path().to_owned());
         settings.port = 0;
@@ -33,7 +43,7 @@ impl TestServer {
         if let Some(text) = config_yml {
             std::fs::write(dir.path().join("config.yml"), text).unwrap();
         }
-        let registry = dstack_server::registry::build();
+        adjust(&mut settings);
         let started = dstack_server::server::start(settings, registry).await.unwrap();
         let (addr, state, admin) =
             (started.local_addr, started.state.clone(), started.admin.clone());
