@@ -14,6 +14,9 @@ pub fn run() -> Result<(), String> {
     step("clippy", || {
         cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])
     })?;
+    step("slim build (no backends)", || {
+        cargo(&["check", "--quiet", "-p", "dstack-server", "--no-default-features"])
+    })?;
     step("generated files", || {
         let stale = schema::stale();
         if stale.is_empty() {

@@ -147,11 +147,19 @@ pub trait Compute: Send + Sync + fmt::Debug {
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     configurators: BTreeMap<BackendType, Arc<dyn Configurator>>,
+    /// The backend features the embedding binary declares, compiled in or not; `None` when
+    /// unknown. Lets "not available" tell "rebuild with this feature" from "not supported".
+    declared_features: Option<Vec<&'static str>>,
 }
 
 impl Registry {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Declares which backend features the binary has (compiled in or not).
+    pub fn declare_features(&mut self, features: &[&'static str]) {
+        self.declared_features = Some(features.to_vec());
     }
 
     pub fn register(&mut self, configurator: Arc<dyn Configurator>) {
@@ -161,9 +169,21 @@ impl Registry {
     /// The configurator of `backend_type`, or a "not available" error naming the Cargo
     /// feature to enable.
     pub fn get(&self, backend_type: BackendType) -> Result<&Arc<dyn Configurator>> {
-        self.configurators
-            .get(&backend_type)
-            .ok_or_else(|| BackendError::not_available(backend_type))
+        self.configurators.get(&backend_type).ok_or_else(|| {
+            let declared = match (&self.declared_features, backend_type.cargo_feature()) {
+                (Some(features), Some(feature)) => features.contains(&feature),
+                _ => true,
+            };
+            if declared {
+                BackendError::not_available(backend_type)
+            } else {
+                BackendError::new(
+                    crate::error::ErrorKind::NotAvailable,
+                    format!("Backend `{backend_type}` is not supported by this version of dstack-server yet"),
+                )
+                .for_backend(backend_type)
+            }
+        })
     }
 
     /// The types that can be configured, in name order (dstack's `list_types`).
@@ -226,6 +246,9 @@ mod tests {
         let err = registry.get(BackendType::Gcp).unwrap_err();
         assert_eq!(err.kind(), crate::error::ErrorKind::NotAvailable);
         assert!(err.message().contains("--features gcp"));
+        registry.declare_features(&["aws", "vultr"]);
+        let err = registry.get(BackendType::Gcp).unwrap_err();
+        assert!(err.message().contains("not supported by this version"), "{}", err.message());
     }
 
     #[test]

@@ -2,11 +2,32 @@
 
 use dstack_core::backend::Registry;
 
+/// The backend features `dstack-server` has (see Cargo.toml), compiled in or not.
+pub const BACKEND_FEATURES: &[&str] = &["lambda"];
+
 /// A registry of every backend compiled into this binary.
 pub fn build() -> Registry {
-    #[allow(unused_mut)]
     let mut registry = Registry::new();
-    // One line per backend crate, behind its feature:
-    // #[cfg(feature = "aws")] dstack_backend_aws::register(&mut registry);
+    registry.declare_features(BACKEND_FEATURES);
+    // One line per backend crate, behind its feature.
+    #[cfg(feature = "lambda")]
+    dstack_backend_lambda::register(&mut registry);
     registry
+}
+
+#[cfg(test)]
+mod tests {
+    /// `BACKEND_FEATURES` lists exactly the backend features of Cargo.toml.
+    #[test]
+    fn backend_features_match_cargo_toml() {
+        let manifest = include_str!("../Cargo.toml");
+        let features = manifest.split("[features]").nth(1).unwrap().split("\n[").next().unwrap();
+        let mut declared: Vec<&str> = features
+            .lines()
+            .filter_map(|l| l.split_once(" = ").map(|(name, _)| name.trim()))
+            .filter(|name| *name != "default")
+            .collect();
+        declared.sort_unstable();
+        assert_eq!(declared, super::BACKEND_FEATURES);
+    }
 }

@@ -1,0 +1,103 @@
+//! Configuring Lambda: one credential check, then the stored record.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dstack_core::backend::{Capabilities, ValidationContext};
+use dstack_core::config::backends::LambdaBackendConfig;
+use dstack_core::config::load::from_json;
+use dstack_core::config::{BackendConfigWithCreds, BackendType};
+use dstack_core::error::Result;
+use dstack_core::{Backend, BackendError, BackendRecord, Configurator, ErrorKind, Secret};
+use serde_json::json;
+
+use crate::client::{DEFAULT_API_URL, LambdaClient};
+use crate::compute::{LambdaBackend, LambdaCompute};
+
+/// The Lambda configurator.
+#[derive(Debug, Clone)]
+pub struct LambdaConfigurator {
+    base_url: String,
+}
+
+impl LambdaConfigurator {
+    /// Uses `$DSTACK_LAMBDA_API_URL` when set, else Lambda's API.
+    pub fn from_env() -> Self {
+        let base_url = std::env::var("DSTACK_LAMBDA_API_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+        Self { base_url }
+    }
+
+    pub fn with_base_url(base_url: impl Into<String>) -> Self {
+        Self { base_url: base_url.into() }
+    }
+
+    fn lambda_config(config: &BackendConfigWithCreds) -> Result<&LambdaBackendConfig> {
+        match config {
+            BackendConfigWithCreds::Lambda(c) => Ok(c),
+            other => Err(BackendError::new(
+                ErrorKind::InvalidConfig,
+                format!("the Lambda configurator got a `{}` config", other.tag()),
+            )),
+        }
+    }
+}
+
+fn unexpected(what: &str, err: impl std::fmt::Display) -> BackendError {
+    BackendError::new(ErrorKind::Unexpected, format!("stored Lambda {what} is unreadable: {err}"))
+}
+
+#[async_trait]
+impl Configurator for LambdaConfigurator {
+    fn backend_type(&self) -> BackendType {
+        BackendType::Lambda
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        LambdaCompute::CAPABILITIES
+    }
+
+    async fn validate_config(
+        &self,
+        config: &BackendConfigWithCreds,
+        _context: &ValidationContext,
+    ) -> Result<()> {
+        let config = Self::lambda_config(config)?;
+        let client = LambdaClient::new(&self.base_url, config.creds.api_key.clone());
+        client.instance_types().await.map(|_| ())
+    }
+
+    async fn create_backend(
+        &self,
+        _project_name: &str,
+        config: BackendConfigWithCreds,
+    ) -> Result<BackendRecord> {
+        let config = Self::lambda_config(&config)?;
+        let stored = json!({"type": "lambda", "regions": config.regions});
+        let auth = serde_json::to_string(&config.creds).map_err(|e| unexpected("creds", e))?;
+        Ok(BackendRecord { config: stored.to_string(), auth: Secret::new(auth) })
+    }
+
+    fn config_with_creds(&self, record: &BackendRecord) -> Result<BackendConfigWithCreds> {
+        let mut config: serde_json::Value =
+            serde_json::from_str(&record.config).map_err(|e| unexpected("config", e))?;
+        let creds: serde_json::Value =
+            serde_json::from_str(record.auth.expose()).map_err(|e| unexpected("creds", e))?;
+        config["creds"] = creds;
+        from_json(&config).map_err(|errors| {
+            unexpected(
+                "config",
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            )
+        })
+    }
+
+    async fn backend(&self, record: &BackendRecord) -> Result<Arc<dyn Backend>> {
+        let config = self.config_with_creds(record)?;
+        let config = Self::lambda_config(&config)?.clone();
+        let client = LambdaClient::new(&self.base_url, config.creds.api_key.clone());
+        Ok(Arc::new(LambdaBackend::new(LambdaCompute::new(client, config.regions))))
+    }
+}
