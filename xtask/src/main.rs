@@ -4,6 +4,7 @@ mod postgres;
 mod reference;
 mod schema;
 mod test;
+mod venv;
 
 use std::process::ExitCode;
 

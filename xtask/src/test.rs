@@ -34,13 +34,21 @@ pub fn run() -> Result<(), String> {
         postgres = Some(Postgres::start()?);
         Ok(())
     })?;
+    let mut cli = std::env::var("DSTACK_TEST_CLI").ok();
+    step("dstack CLI", || {
+        if cli.is_none() {
+            cli = Some(crate::venv::dstack_cli()?.display().to_string());
+        }
+        Ok(())
+    })?;
     let postgres_url = postgres
         .as_ref()
         .map(|p| p.url.clone())
         .or_else(|| std::env::var("DSTACK_TEST_POSTGRES_URL").ok());
     step("tests", || {
-        let env: Vec<(&str, &str)> =
+        let mut env: Vec<(&str, &str)> =
             postgres_url.iter().map(|url| ("DSTACK_TEST_POSTGRES_URL", url.as_str())).collect();
+        env.extend(cli.iter().map(|cli| ("DSTACK_TEST_CLI", cli.as_str())));
         if has_nextest() {
             cargo_with(&["nextest", "run", "--workspace", "--no-fail-fast"], &env)
         } else {

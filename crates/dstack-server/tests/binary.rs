@@ -3,58 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    token: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dstack-server"));
-    cmd.env("DSTACK_SERVER_DIR", dir)
-        .env("DSTACK_SERVER_PORT", "0")
-        .env_remove("DSTACK_SERVER_ADMIN_TOKEN")
-        .env_remove("DSTACK_DATABASE_URL")
-        .env_remove("DSTACK_SERVER_CONFIG_DISABLED")
-        .env_remove("DSTACK_SERVER_LOG_FORMAT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Starts the binary and waits for its two start-up lines.
-fn run(mut cmd: Command) -> Running {
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let token_line = lines.next().unwrap().unwrap();
-    let token = token_line
-        .strip_prefix("The admin user token is '")
-        .and_then(|t| t.strip_suffix('\''))
-        .unwrap_or_else(|| panic!("unexpected first line: {token_line}"))
-        .to_owned();
-    let address_line = lines.next().unwrap().unwrap();
-    let addr = address_line
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap_or_else(|_| panic!("unexpected second line: {address_line}"));
-    Running { child, addr, token }
-}
+use common::{Running, command, run};
 
 async fn post(running: &Running, path: &str) -> common::Response {
     let auth = format!("Bearer {}", running.token);

@@ -2,7 +2,10 @@
 
 #![allow(dead_code)] // each test binary uses part of this
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use dstack_server::settings::Settings;
 use serde_json::Value;
@@ -134,4 +137,53 @@ pub async fn http(
         .filter_map(|l| l.split_once(": ").map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect();
     Response { status, headers, body: body.to_owned() }
+}
+
+/// The `dstack-server` binary, running; killed when dropped.
+pub struct Running {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub token: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary with a state directory, a free port, and none of the caller's dstack settings.
+pub fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dstack-server"));
+    cmd.env("DSTACK_SERVER_DIR", dir)
+        .env("DSTACK_SERVER_PORT", "0")
+        .env_remove("DSTACK_SERVER_ADMIN_TOKEN")
+        .env_remove("DSTACK_DATABASE_URL")
+        .env_remove("DSTACK_SERVER_CONFIG_DISABLED")
+        .env_remove("DSTACK_SERVER_LOG_FORMAT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Starts the binary and waits for its two start-up lines.
+pub fn run(mut cmd: Command) -> Running {
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let token_line = lines.next().unwrap().unwrap();
+    let token = token_line
+        .strip_prefix("The admin user token is '")
+        .and_then(|t| t.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("unexpected first line: {token_line}"))
+        .to_owned();
+    let address_line = lines.next().unwrap().unwrap();
+    let addr = address_line
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("unexpected second line: {address_line}"));
+    Running { child, addr, token }
 }

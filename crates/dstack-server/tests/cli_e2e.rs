@@ -1,0 +1,188 @@
+//! The real `dstack` CLI (pip `dstack==0.22.5`) and its Python API client against the real
+//! `dstack-server` binary on loopback. `cargo xtask test` installs the CLI into a venv and
+//! sets `DSTACK_TEST_CLI` to its `dstack` executable; without it these tests say so and pass.
+//!
+//! The server's Lambda backend talks to a loopback server that answers like Lambda's API.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+
+fn cli() -> Option<PathBuf> {
+    match std::env::var_os("DSTACK_TEST_CLI") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => {
+            eprintln!("DSTACK_TEST_CLI is not set: skipping (run `cargo xtask test`)");
+            None
+        }
+    }
+}
+
+/// A home directory for the CLI, with its daily version check marked as done (it would
+/// reach the internet).
+fn cli_home() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join(".cache/.dstack/cli");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("last_check"), "").unwrap();
+    home
+}
+
+fn dstack(cli: &Path, home: &Path, args: &[&str]) -> Output {
+    let output = Command::new(cli)
+        .args(args)
+        .env("HOME", home)
+        .env("DSTACK_CLI_LOG_LEVEL", "INFO")
+        .env("COLUMNS", "200")
+        .env_remove("DSTACK_SERVER_URL")
+        .env_remove("DSTACK_PROJECT")
+        .env_remove("DSTACK_TOKEN")
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ dstack {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Lambda's API, as far as the credential check goes: key `GOOD...` is valid.
+async fn fake_lambda() -> String {
+    async fn instance_types(headers: HeaderMap) -> (StatusCode, &'static str) {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if auth.starts_with("Bearer GOOD") {
+            (StatusCode::OK, r#"{"data": {}}"#)
+        } else {
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"error": {"code": "global/invalid-api-key", "message": "API key was invalid, expired, or deleted."}}"#,
+            )
+        }
+    }
+    let app = Router::new().route("/api/v1/instance-types", get(instance_types));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/api/v1")
+}
+
+#[tokio::test]
+async fn project_add_and_list_with_the_real_cli() {
+    let Some(cli) = cli() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = common::command(dir.path());
+    cmd.env("DSTACK_SERVER_ADMIN_TOKEN", "e2e-admin-token");
+    let server = common::run(cmd);
+    let url = format!("http://{}", server.addr);
+    let home = cli_home();
+
+    let added = dstack(
+        &cli,
+        home.path(),
+        &["project", "add", "--name", "main", "--url", &url, "--token", &server.token, "-y"],
+    );
+    assert!(added.status.success());
+    let client_config = std::fs::read_to_string(home.path().join(".dstack/config.yml")).unwrap();
+    assert!(
+        client_config.contains("name: main") && client_config.contains(&url),
+        "{client_config}"
+    );
+
+    let listed = dstack(&cli, home.path(), &["project", "list", "-v"]);
+    assert!(listed.status.success());
+    let table = String::from_utf8_lossy(&listed.stdout);
+    let row = table.lines().find(|l| l.contains(&url)).unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains("main") && row.contains("admin"), "{row}");
+
+    // A wrong token is refused by the server, and the CLI says so.
+    let refused = dstack(
+        &cli,
+        home.path(),
+        &["project", "add", "--name", "other", "--url", &url, "--token", "wrong", "-y"],
+    );
+    assert!(!refused.status.success());
+    // A project that does not exist is refused too.
+    let missing = dstack(
+        &cli,
+        home.path(),
+        &["project", "add", "--name", "nope", "--url", &url, "--token", &server.token, "-y"],
+    );
+    assert!(!missing.status.success());
+}
+
+/// dstack's Python client drives the backend endpoints; the script prints JSON lines.
+const ROUND_TRIP: &str = r#"
+import json, sys
+from dstack.api.server import APIClient
+from dstack._internal.core.models.backends.base import BackendType
+
+url, token = sys.argv[1], sys.argv[2]
+client = APIClient(base_url=url, token=token)
+def post(path, body):
+    return client.backends._request(path, body=json.dumps(body))
+
+print(json.dumps({"types": [t.value for t in client.backends.list_backend_types()]}))
+post("/api/project/main/backends/create_yaml", {"config_yaml": "type: lambda\ncreds:\n  type: api_key\n  api_key: GOOD-1\n"})
+print(json.dumps({"get_yaml": post("/api/project/main/backends/lambda/get_yaml", {}).json()}))
+post("/api/project/main/backends/update_yaml", {"config_yaml": "type: lambda\nregions: [us-east-1]\ncreds:\n  type: api_key\n  api_key: GOOD-2\n"})
+info = client.backends.config_info("main", BackendType.LAMBDA)
+print(json.dumps({"config_info": json.loads(info.json())}))
+project = client.projects.get("main")
+print(json.dumps({"project_backends": [json.loads(b.json()) for b in project.backends]}))
+try:
+    post("/api/project/main/backends/update_yaml", {"config_yaml": "type: lambda\ncreds:\n  type: api_key\n  api_key: BAD\n"})
+    print(json.dumps({"bad_key": "accepted"}))
+except Exception as e:
+    print(json.dumps({"bad_key": str(e)}))
+client.backends.delete("main", [BackendType.LAMBDA])
+print(json.dumps({"after_delete": [b.name for b in client.projects.get("main").backends]}))
+"#;
+
+#[tokio::test]
+async fn backend_yaml_round_trip_with_dstacks_python_client() {
+    let Some(cli) = cli() else { return };
+    let python = cli.parent().unwrap().join("python");
+    let lambda_url = fake_lambda().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = common::command(dir.path());
+    cmd.env("DSTACK_LAMBDA_API_URL", &lambda_url);
+    let server = common::run(cmd);
+    let url = format!("http://{}", server.addr);
+    let token = server.token.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python).args(["-c", ROUND_TRIP, &url, &token]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let results: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let field = |name: &str| results.iter().find_map(|r| r.get(name).cloned()).unwrap();
+    assert!(field("types").as_array().unwrap().contains(&serde_json::json!("lambda")));
+    assert_eq!(
+        field("get_yaml"),
+        serde_json::json!({"name": "lambda", "config_yaml": "type: lambda\ncreds:\n  type: api_key\n  api_key: GOOD-1\n"})
+    );
+    assert_eq!(
+        field("config_info"),
+        serde_json::json!({"type": "lambda", "regions": ["us-east-1"], "creds": {"type": "api_key", "api_key": "GOOD-2"}})
+    );
+    // Members see the config without creds.
+    let backends = field("project_backends");
+    assert_eq!(backends[0]["name"], "lambda");
+    assert!(!backends.to_string().contains("GOOD-2"), "{backends}");
+    assert!(
+        field("bad_key").as_str().unwrap().contains("Invalid credentials"),
+        "{}",
+        field("bad_key")
+    );
+    assert_eq!(field("after_delete"), serde_json::json!([]));
+}
