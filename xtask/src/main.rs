@@ -1,5 +1,6 @@
 //! Project tasks, run as `cargo xtask <task>`.
 
+mod bench;
 mod postgres;
 mod reference;
 mod schema;
@@ -15,7 +16,10 @@ tasks:
                          docs/reference/server-config.md from the Rust types;
                          with --check, fail if they are stale instead
   test                   run every check CI runs: formatting, clippy,
-                         generated files, and all tests";
+                         generated files, and all tests (sets up PostgreSQL
+                         and the dstack CLI)
+  bench server           print the server's start-up time, memory and
+                         requests/s (release build, wrk on loopback)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +45,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        ["bench", "server"] => match bench::server() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bench: {err}");
+                ExitCode::FAILURE
+            }
+        },
         ["test"] => match test::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::FAILURE,

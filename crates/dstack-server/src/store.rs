@@ -1,7 +1,9 @@
 //! Reading and writing the server's records. Secret columns are encrypted and decrypted here
 //! and nowhere else: callers see [`Secret`]s.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use dstack_core::Secret;
 use sha2::{Digest, Sha256};
@@ -75,6 +77,44 @@ pub struct User {
     pub ssh_private_key: Secret,
 }
 
+/// What anyone may see of a user: no token, no private key.
+#[derive(Debug, Clone)]
+pub struct PublicUser {
+    pub id: String,
+    pub name: String,
+    pub global_role: GlobalRole,
+    pub email: Option<String>,
+    pub active: bool,
+    pub created_at: i64,
+    pub ssh_public_key: String,
+}
+
+impl User {
+    pub fn public(&self) -> PublicUser {
+        PublicUser {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            global_role: self.global_role,
+            email: self.email.clone(),
+            active: self.active,
+            created_at: self.created_at,
+            ssh_public_key: self.ssh_public_key.clone(),
+        }
+    }
+}
+
+/// A project as the project list shows it, with the caller's role in it.
+#[derive(Debug, Clone)]
+pub struct ListedProject {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub is_public: bool,
+    pub templates_repo: Option<String>,
+    pub owner: PublicUser,
+    pub role: Option<ProjectRole>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Project {
     pub id: String,
@@ -122,11 +162,28 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How long an authenticated user is remembered, so that each request does not cost a
+/// database query. Bounded so that a change made by another server sharing the database is
+/// seen soon.
+const AUTH_CACHE_TTL: Duration = Duration::from_secs(10);
+
+type AuthCache = HashMap<String, (Instant, User)>;
+
+/// How long a user's project listing is reused. Writes through this server clear it at once;
+/// the bound is for writes by other servers sharing a PostgreSQL database.
+const LISTING_CACHE_TTL: Duration = Duration::from_secs(1);
+
+type ListingCache = HashMap<String, (Instant, Arc<Vec<ListedProject>>)>;
+
 /// The server's records.
 #[derive(Debug, Clone)]
 pub struct Store {
     pub db: Db,
     keys: Arc<RwLock<Keys>>,
+    /// Token hash → user, for [`Store::user_by_token`].
+    auth_cache: Arc<RwLock<AuthCache>>,
+    /// User id → project listing, for [`Store::project_listing`].
+    listing_cache: Arc<RwLock<ListingCache>>,
 }
 
 /// SHA-256 of a token, hex: how tokens are looked up.
@@ -160,12 +217,27 @@ macro_rules! project_columns {
 
 impl Store {
     pub fn new(db: Db, keys: Keys) -> Self {
-        Self { db, keys: Arc::new(RwLock::new(keys)) }
+        Self {
+            db,
+            keys: Arc::new(RwLock::new(keys)),
+            auth_cache: Arc::new(RwLock::new(HashMap::new())),
+            listing_cache: Arc::new(RwLock::new(HashMap::new())),
+        }
     }
 
     /// Replaces the encryption keys (config.yml reloaded).
     pub fn set_keys(&self, keys: Keys) {
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+        self.forget_users();
+    }
+
+    fn forget_users(&self) {
+        self.auth_cache.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.forget_listings();
+    }
+
+    fn forget_listings(&self) {
+        self.listing_cache.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     fn encrypt(&self, secret: &Secret) -> String {
@@ -220,6 +292,7 @@ impl Store {
         .bind(self.encrypt(&user.ssh_private_key))
         .execute(&self.db.pool)
         .await?;
+        self.forget_users();
         Ok(())
     }
 
@@ -230,13 +303,33 @@ impl Store {
             .bind(user_id)
             .execute(&self.db.pool)
             .await?;
+        self.forget_users();
         Ok(())
     }
 
     pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+        let hash = token_hash(token);
+        {
+            let cache = self.auth_cache.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, user)) = cache.get(&hash)
+                && at.elapsed() < AUTH_CACHE_TTL
+            {
+                return Ok(Some(user.clone()));
+            }
+        }
+        let user = self.user_by_token_uncached(&hash).await?;
+        if let Some(user) = &user {
+            let mut cache = self.auth_cache.write().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|_, (at, _)| at.elapsed() < AUTH_CACHE_TTL);
+            cache.insert(hash, (Instant::now(), user.clone()));
+        }
+        Ok(user)
+    }
+
+    async fn user_by_token_uncached(&self, hash: &str) -> Result<Option<User>> {
         let row =
             sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE token_hash = $1"))
-                .bind(token_hash(token))
+                .bind(hash)
                 .fetch_optional(&self.db.pool)
                 .await?;
         row.map(|r| self.user_from_row(&r)).transpose()
@@ -300,6 +393,7 @@ impl Store {
         .bind(self.encrypt(&project.ssh_private_key))
         .execute(&self.db.pool)
         .await?;
+        self.forget_listings();
         Ok(())
     }
 
@@ -322,6 +416,64 @@ impl Store {
         .fetch_all(&self.db.pool)
         .await?;
         rows.iter().map(|r| self.project_from_row(r)).collect()
+    }
+
+    /// Every project with its owner and `user_id`'s role in it, newest first.
+    pub async fn project_listing(&self, user_id: &str) -> Result<Arc<Vec<ListedProject>>> {
+        {
+            let cache = self.listing_cache.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, listing)) = cache.get(user_id)
+                && at.elapsed() < LISTING_CACHE_TTL
+            {
+                return Ok(listing.clone());
+            }
+        }
+        let listing = Arc::new(self.project_listing_uncached(user_id).await?);
+        let mut cache = self.listing_cache.write().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|_, (at, _)| at.elapsed() < LISTING_CACHE_TTL);
+        cache.insert(user_id.to_owned(), (Instant::now(), listing.clone()));
+        Ok(listing)
+    }
+
+    /// One query, nothing decrypted.
+    async fn project_listing_uncached(&self, user_id: &str) -> Result<Vec<ListedProject>> {
+        let rows = sqlx::query(
+            "SELECT p.id AS id, p.name AS name, p.created_at AS created_at, \
+             p.is_public AS is_public, p.templates_repo AS templates_repo, \
+             u.id AS owner_id, u.name AS owner_name, u.global_role AS owner_role, \
+             u.email AS owner_email, u.active AS owner_active, \
+             u.created_at AS owner_created_at, u.ssh_public_key AS owner_ssh_public_key, \
+             m.project_role AS my_role \
+             FROM projects p JOIN users u ON u.id = p.owner_id \
+             LEFT JOIN members m ON m.project_id = p.id AND m.user_id = $1 \
+             ORDER BY p.created_at DESC, p.id DESC",
+        )
+        .bind(user_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ListedProject {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                    is_public: row.try_get::<i64, _>("is_public")? != 0,
+                    templates_repo: row.try_get("templates_repo")?,
+                    owner: PublicUser {
+                        id: row.try_get("owner_id")?,
+                        name: row.try_get("owner_name")?,
+                        global_role: GlobalRole::parse(&row.try_get::<String, _>("owner_role")?),
+                        email: row.try_get("owner_email")?,
+                        active: row.try_get::<i64, _>("owner_active")? != 0,
+                        created_at: row.try_get("owner_created_at")?,
+                        ssh_public_key: row.try_get("owner_ssh_public_key")?,
+                    },
+                    role: row
+                        .try_get::<Option<String>, _>("my_role")?
+                        .map(|r| ProjectRole::parse(&r)),
+                })
+            })
+            .collect()
     }
 
     // ---- members ----
@@ -354,6 +506,7 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         }
+        self.forget_listings();
         Ok(())
     }
 

@@ -238,31 +238,24 @@ async fn list_projects(
     Body(request): Body<ListProjectsRequest>,
 ) -> Result<Json<Vec<ProjectOut>>, ApiError> {
     let include_not_joined = request.include_not_joined.unwrap_or(true);
-    let mut out = Vec::new();
-    let mut projects = state.store.projects().await?;
-    if request.ascending == Some(true) {
-        projects.reverse();
-    }
-    for project in projects {
-        if let Some(pattern) = &request.name_pattern
-            && !project.name.to_lowercase().contains(&pattern.to_lowercase())
-        {
-            continue;
-        }
-        let visible = me.global_role == GlobalRole::Admin
-            || state.store.member_role(&project.id, &me.id).await?.is_some()
-            || (include_not_joined && project.is_public);
-        if !visible {
-            continue;
-        }
-        let owner = state.store.user_by_id(&project.owner_id).await?;
-        let Some(owner) = owner else { continue };
-        // The list leaves out backends and members, as dstack's does.
-        out.push(ProjectOut::new(&project, &owner, Vec::new(), &[], &state));
-        if out.len() >= request.limit.unwrap_or(2000) {
-            break;
-        }
-    }
+    let projects = state.store.project_listing(&me.id).await?;
+    let ordered: Box<dyn Iterator<Item = &crate::store::ListedProject>> =
+        if request.ascending == Some(true) {
+            Box::new(projects.iter().rev())
+        } else {
+            Box::new(projects.iter())
+        };
+    let pattern = request.name_pattern.as_ref().map(|p| p.to_lowercase());
+    let out = ordered
+        .filter(|p| pattern.as_ref().is_none_or(|pat| p.name.to_lowercase().contains(pat)))
+        .filter(|p| {
+            me.global_role == GlobalRole::Admin
+                || p.role.is_some()
+                || (include_not_joined && p.is_public)
+        })
+        .take(request.limit.unwrap_or(2000))
+        .map(|p| ProjectOut::listed(p, &state))
+        .collect();
     Ok(Json(out))
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::state::AppState;
-use crate::store::{GlobalRole, Member, Project, ProjectRole, User};
+use crate::store::{GlobalRole, ListedProject, Member, Project, ProjectRole, PublicUser, User};
 
 /// Formats microseconds since the epoch as pydantic formats a UTC datetime:
 /// `2026-11-22T04:41:11.535529Z` (no fraction when it is zero).
@@ -58,6 +58,10 @@ pub struct UserWithCreds {
 
 impl UserOut {
     pub fn new(user: &User, state: &AppState) -> Self {
+        Self::from_public(&user.public(), state)
+    }
+
+    pub fn from_public(user: &PublicUser, state: &AppState) -> Self {
         let can_create_projects = user.global_role == GlobalRole::Admin
             || state.permissions().allow_non_admins_create_projects;
         UserOut {
@@ -148,6 +152,22 @@ impl ProjectOut {
             created_at: timestamp(project.created_at),
             backends,
             members: members.iter().map(|m| MemberOut::new(m, state)).collect(),
+            is_public: project.is_public,
+            templates_repo: project.templates_repo.clone(),
+        }
+    }
+}
+
+impl ProjectOut {
+    /// A project as the project list shows it: without backends and members, as dstack's.
+    pub fn listed(project: &ListedProject, state: &AppState) -> Self {
+        ProjectOut {
+            project_id: project.id.clone(),
+            project_name: project.name.clone(),
+            owner: UserOut::from_public(&project.owner, state),
+            created_at: timestamp(project.created_at),
+            backends: Vec::new(),
+            members: Vec::new(),
             is_public: project.is_public,
             templates_repo: project.templates_repo.clone(),
         }

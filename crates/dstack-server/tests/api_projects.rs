@@ -1,0 +1,92 @@
+//! Projects and members through the API: visibility by role, and that lists reflect writes
+//! at once.
+
+mod common;
+
+use common::{ADMIN_TOKEN, TestServer};
+use serde_json::{Value, json};
+
+async fn names(server: &TestServer, token: &str) -> Vec<String> {
+    let list = server.post("/api/projects/list", token, &Value::Null).await.json();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["project_name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn lists_follow_creations_and_memberships() {
+    let server = TestServer::start(None, None).await;
+    assert_eq!(names(&server, ADMIN_TOKEN).await, ["main"]);
+    server
+        .post("/api/users/create", ADMIN_TOKEN, &json!({"username": "bob", "global_role": "user"}))
+        .await;
+    let bob =
+        server.post("/api/users/get_user", ADMIN_TOKEN, &json!({"username": "bob"})).await.json();
+    let bob_token = bob["creds"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(names(&server, &bob_token).await, Vec::<String>::new());
+
+    let created =
+        server.post("/api/projects/create", ADMIN_TOKEN, &json!({"project_name": "p2"})).await;
+    assert_eq!(created.status, 200);
+    assert_eq!(names(&server, ADMIN_TOKEN).await, ["p2", "main"]);
+    assert_eq!(names(&server, &bob_token).await, Vec::<String>::new());
+
+    let added = server
+        .post(
+            "/api/projects/p2/add_members",
+            ADMIN_TOKEN,
+            &json!({"members": [{"username": "bob", "project_role": "user"}]}),
+        )
+        .await;
+    assert_eq!(added.json()["members"][1]["user"]["username"], "bob");
+    assert_eq!(names(&server, &bob_token).await, ["p2"]);
+
+    server
+        .post(
+            "/api/projects/create",
+            ADMIN_TOKEN,
+            &json!({"project_name": "open", "is_public": true}),
+        )
+        .await;
+    assert_eq!(names(&server, &bob_token).await, ["open", "p2"]);
+    let joined_only = server
+        .post("/api/projects/list", &bob_token, &json!({"include_not_joined": false}))
+        .await
+        .json();
+    assert_eq!(joined_only.as_array().unwrap().len(), 1);
+
+    // A member with the `user` role may read the project but not manage it.
+    assert_eq!(server.post("/api/projects/p2/get", &bob_token, &Value::Null).await.status, 200);
+    let denied = server
+        .post(
+            "/api/projects/p2/add_members",
+            &bob_token,
+            &json!({"members": [{"username": "bob", "project_role": "admin"}]}),
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+    // Users cannot create users.
+    let denied = server
+        .post("/api/users/create", &bob_token, &json!({"username": "eve", "global_role": "admin"}))
+        .await;
+    assert_eq!(denied.body, r#"{"detail":{"msg":"Access denied","code":null}}"#);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_document_lists_the_endpoints() {
+    let server = TestServer::start(None, None).await;
+    let doc = server.request("GET", "/openapi.json", &[], "").await.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/api/server/get_info",
+        "/api/projects/list",
+        "/api/project/{project_name}/backends/create_yaml",
+    ] {
+        assert!(doc["paths"][path]["post"].is_object(), "{path}");
+    }
+    assert!(doc["components"]["schemas"]["BackendConfigWithCreds"].is_object());
+    server.stop().await;
+}
