@@ -90,3 +90,21 @@ async fn openapi_document_lists_the_endpoints() {
     assert!(doc["components"]["schemas"]["BackendConfigWithCreds"].is_object());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_backend_type_without_a_crate_is_not_available() {
+    let server = TestServer::start(None, None).await;
+    let response = server
+        .post(
+            "/api/project/main/backends/create_yaml",
+            ADMIN_TOKEN,
+            &json!({"config_yaml": "type: runpod\ncreds:\n  api_key: GOOD\n"}),
+        )
+        .await;
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.body,
+        r#"{"detail":[{"msg":"Backend `runpod` is not supported by this version of dstack-server yet","code":"backend_not_available"}]}"#
+    );
+    server.stop().await;
+}

@@ -311,3 +311,29 @@ async fn postgres_database() -> Option<String> {
     let (prefix, _) = base.rsplit_once('/').unwrap();
     Some(format!("{prefix}/{name}"))
 }
+
+/// dstack takes an advisory lock so that servers sharing a database do not both create the
+/// admin or the default project; so do we.
+#[tokio::test]
+async fn two_servers_start_on_one_postgres_database() {
+    let Some(url) = postgres_database().await else {
+        eprintln!("DSTACK_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
+        return;
+    };
+    let registry = || dstack_server::registry::build();
+    let (a, b) = tokio::join!(
+        TestServer::start_with(Some(url.clone()), None, registry(), |_| {}),
+        TestServer::start_with(Some(url.clone()), None, registry(), |_| {}),
+    );
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    for (table, expected) in [("users", 1), ("projects", 1), ("members", 1)] {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(sqlx::Row::get::<i64, _>(&row, "n"), expected, "{table}");
+    }
+    assert_eq!(a.admin.id, b.admin.id);
+    a.stop().await;
+    b.stop().await;
+}

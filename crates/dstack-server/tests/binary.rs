@@ -94,3 +94,47 @@ async fn hangup_re_applies_config_yml_and_keeps_state_on_a_bad_file() {
     let info = common::http(running.addr, "POST", "/api/server/get_info", &[], "").await;
     assert_eq!(info.status, 200);
 }
+
+#[tokio::test]
+async fn json_logs_and_a_bad_log_format() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        "projects:\n- name: main\n  backends:\n  - type: cudo\n    project_id: p\n    creds: {api_key: k}\n",
+    )
+    .unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("DSTACK_SERVER_LOG_FORMAT", "json");
+    let mut running = run(cmd);
+    let _ = running.child.kill();
+    let output = running.child.wait_with_output_lossy();
+    let lines: Vec<&str> = output.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    for line in &lines {
+        let record: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(record["level"].is_string() && record["fields"]["message"].is_string(), "{line}");
+    }
+    assert!(output.contains("removed from dstack"), "{output}");
+
+    let output = command(dir.path()).env("DSTACK_SERVER_LOG_FORMAT", "fancy").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DSTACK_SERVER_LOG_FORMAT `fancy`"));
+}
+
+trait WaitLossy {
+    fn wait_with_output_lossy(&mut self) -> String;
+}
+
+impl WaitLossy for std::process::Child {
+    /// Everything the killed process wrote to stderr.
+    fn wait_with_output_lossy(&mut self) -> String {
+        use std::io::Read;
+        let _ = self.wait();
+        let mut text = String::new();
+        if let Some(mut stderr) = self.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}
