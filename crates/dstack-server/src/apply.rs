@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use dstack_core::config::{BackendConfigWithCreds, BackendType, LoadedConfig};
+use dstack_core::config::{BackendType, LoadedConfig};
 use tokio::task::JoinSet;
 
 use crate::configure::{self, Mode};
@@ -65,7 +65,7 @@ pub async fn apply(
             let (state, project, config) = (state.clone(), project.clone(), backend.config.clone());
             checks.spawn(async move {
                 let result = configure::configure(&state, &project, &config, mode).await;
-                (project.name, config_type(&config), mode, result)
+                (project.name, config.backend_type(), mode, result)
             });
         }
         for backend_type in unlisted {
@@ -105,10 +105,6 @@ pub async fn apply(
     }
     applied.failed.sort();
     Ok(applied)
-}
-
-fn config_type(config: &BackendConfigWithCreds) -> BackendType {
-    config.backend_type()
 }
 
 fn verb(mode: Mode) -> &'static str {

@@ -10,7 +10,7 @@ use crate::api::error::ApiError;
 use crate::state::AppState;
 use crate::store::{BackendRow, Project};
 
-/// Whether the call may create, update, or either.
+/// Whether the call creates a backend (none of its type may exist) or updates one (it must).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Create,
