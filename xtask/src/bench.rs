@@ -195,3 +195,180 @@ fn tempfile_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
+
+/// `cargo xtask bench offers`: one realistic query over a generated 100,000-row catalog, in
+/// our catalog and in gpuhunt 0.1.30 (installed into a venv), both loaded once and queried
+/// repeatedly; prints both times and the ratio.
+pub fn offers() -> Result<(), String> {
+    use dstack_catalog::{Catalog, QueryFilter, Source};
+
+    // Time optimized code: `cargo xtask` builds xtask in debug, so run again in release.
+    if cfg!(debug_assertions) {
+        eprintln!("==> building the benchmark in release");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["run", "--release", "--quiet", "-p", "xtask", "--", "bench", "offers"])
+            .current_dir(root())
+            .status()
+            .map_err(|e| e.to_string())?;
+        return if status.success() { Ok(()) } else { Err("the release benchmark failed".into()) };
+    }
+
+    const ROWS: usize = 100_000;
+    let dir = root().join("target/bench/catalog");
+    let items = generate_catalog(ROWS);
+    write_published(&dir, "aws", "1", &items)?;
+    let filter = QueryFilter {
+        provider: Some(vec!["aws".into()]),
+        min_cpu: Some(8),
+        min_memory: Some(32.0),
+        min_gpu_count: Some(1),
+        max_gpu_count: Some(8),
+        gpu_name: Some(vec!["A100".into(), "H100".into()]),
+        min_gpu_memory: Some(80.0),
+        min_disk_size: Some(100.0),
+        spot: Some(false),
+        max_price: Some(40.0),
+        ..Default::default()
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (rust_seconds, rust_matches) = runtime.block_on(async {
+        let catalog = Catalog::new(Source::Published(dir.display().to_string()), None);
+        let loaded = catalog.provider_catalog("aws").await.map_err(|e| e.to_string())?;
+        let loaded = loaded.ok_or("the generated catalog did not load")?;
+        if loaded.items().len() != ROWS {
+            return Err(format!("loaded {} rows, expected {ROWS}", loaded.items().len()));
+        }
+        let matches = catalog.query(&filter).await.len();
+        let runs = 50;
+        let begun = Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(catalog.query(&filter).await);
+        }
+        Ok::<_, String>((begun.elapsed().as_secs_f64() / f64::from(runs), matches))
+    })?;
+
+    let python = gpuhunt_venv()?;
+    let script = r#"
+import time, gpuhunt
+from gpuhunt._internal.catalog import Catalog
+catalog = Catalog(balance_resources=False, auto_reload=False)
+catalog.load()
+kwargs = dict(provider="aws", min_cpu=8, min_memory=32, min_gpu_count=1, max_gpu_count=8,
+              gpu_name=["A100", "H100"], min_gpu_memory=80, min_disk_size=100, spot=False, max_price=40.0)
+matches = len(catalog.query(**kwargs))
+runs = 5
+begun = time.perf_counter()
+for _ in range(runs):
+    catalog.query(**kwargs)
+print(matches, (time.perf_counter() - begun) / runs)
+"#.to_string();
+    let output = Command::new(&python)
+        .args(["-c", &script])
+        .env("GPUHUNT_CATALOG_URL", format!("file://{}", dir.display()))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(format!("gpuhunt failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.split_whitespace();
+    let python_matches: usize = parts.next().and_then(|v| v.parse().ok()).ok_or("no output")?;
+    let python_seconds: f64 = parts.next().and_then(|v| v.parse().ok()).ok_or("no output")?;
+    if python_matches != rust_matches {
+        return Err(format!("gpuhunt found {python_matches} offers, we found {rust_matches}"));
+    }
+    println!("\n| query over {ROWS} rows ({rust_matches} matches) | time |\n|---|---|");
+    println!("| dstack-catalog (Rust) | {:.3} ms |", rust_seconds * 1000.0);
+    println!("| gpuhunt 0.1.30 (Python) | {:.1} ms |", python_seconds * 1000.0);
+    println!("| ratio | {:.0}x faster |", python_seconds / rust_seconds);
+    Ok(())
+}
+
+/// A deterministic catalog that looks like a real one: instance shapes, GPUs, prices, zones.
+fn generate_catalog(rows: usize) -> Vec<dstack_catalog::CatalogItem> {
+    use dstack_core::offers::{AcceleratorVendor, CpuArchitecture};
+    const GPUS: &[(&str, f64)] = &[
+        ("A100", 40.0),
+        ("A100", 80.0),
+        ("H100", 80.0),
+        ("A10G", 24.0),
+        ("L4", 24.0),
+        ("T4", 16.0),
+        ("V100", 16.0),
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..rows)
+        .map(|i| {
+            let with_gpu = next() % 3 != 0;
+            let gpu = GPUS[(next() % GPUS.len() as u64) as usize];
+            let gpu_count = if with_gpu { 1 << (next() % 4) } else { 0 };
+            let cpu = 2u32 << (next() % 7);
+            dstack_catalog::CatalogItem {
+                provider: "aws".into(),
+                instance_name: format!("type{}.{}xlarge", i % 997, cpu),
+                location: format!("region-{}", next() % 20),
+                price: (next() % 6000) as f64 / 100.0,
+                cpu,
+                memory: f64::from(cpu * 4),
+                gpu_count,
+                gpu_name: with_gpu.then(|| gpu.0.to_owned()),
+                gpu_memory: with_gpu.then_some(gpu.1),
+                spot: next() % 2 == 0,
+                disk_size: (next() % 2 == 0).then(|| (next() % 2000) as f64),
+                gpu_vendor: with_gpu.then_some(AcceleratorVendor::Nvidia),
+                flags: vec![],
+                cpu_arch: CpuArchitecture::X86,
+                provider_data: "{}".into(),
+            }
+        })
+        .collect()
+}
+
+fn write_published(
+    dir: &Path,
+    provider: &str,
+    version: &str,
+    items: &[dstack_catalog::CatalogItem],
+) -> Result<(), String> {
+    let target = dir.join(provider).join(version);
+    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(provider).join("version"), version).map_err(|e| e.to_string())?;
+    let file = std::fs::File::create(target.join("catalog.zip")).map_err(|e| e.to_string())?;
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file(format!("{provider}.csv"), options).map_err(|e| e.to_string())?;
+    dstack_catalog::storage::dump(items, &mut zip).map_err(|e| e.to_string())?;
+    zip.finish().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Python with gpuhunt 0.1.30, in a venv under target/bench.
+fn gpuhunt_venv() -> Result<PathBuf, String> {
+    let venv = root().join("target/bench/venv-gpuhunt");
+    let python = venv.join("bin/python");
+    let has = Command::new(&python)
+        .args(["-c", "import importlib.metadata as m; assert m.version('gpuhunt') == '0.1.30'"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has {
+        return Ok(python);
+    }
+    eprintln!("==> installing gpuhunt==0.1.30 into {}", venv.display());
+    let ok =
+        Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "gpuhunt==0.1.30"])
+                .status()
+                .is_ok_and(|s| s.success());
+    if ok { Ok(python) } else { Err("cannot install gpuhunt==0.1.30".into()) }
+}

@@ -19,7 +19,9 @@ tasks:
                          generated files, and all tests (sets up PostgreSQL
                          and the dstack CLI)
   bench server           print the server's start-up time, memory and
-                         requests/s (release build, wrk on loopback)";
+                         requests/s (release build, wrk on loopback)
+  bench offers           time one query over a 100,000-row catalog here and
+                         in gpuhunt 0.1.30, and print the ratio";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,6 +48,13 @@ fn main() -> ExitCode {
             }
         }
         ["bench", "server"] => match bench::server() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bench: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        ["bench", "offers"] => match bench::offers() {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("bench: {err}");

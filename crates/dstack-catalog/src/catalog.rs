@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use futures::future::join_all;
 
 use crate::filter::QueryFilter;
+use crate::index::Index;
 use crate::item::CatalogItem;
 use crate::storage;
 
@@ -83,7 +84,17 @@ impl Source {
 #[derive(Debug)]
 pub struct ProviderCatalog {
     pub version: String,
-    pub items: Vec<CatalogItem>,
+    pub index: Index,
+}
+
+impl ProviderCatalog {
+    pub fn new(version: String, items: Vec<CatalogItem>) -> Self {
+        Self { version, index: Index::new(items) }
+    }
+
+    pub fn items(&self) -> &[Arc<CatalogItem>] {
+        self.index.items()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -135,7 +146,7 @@ impl Catalog {
     /// Matching items of the providers the filter names (all known ones if none), merged by
     /// price the way gpuhunt merges them. A provider that cannot be loaded contributes
     /// nothing and is logged; the others still answer.
-    pub async fn query(&self, filter: &QueryFilter) -> Vec<CatalogItem> {
+    pub async fn query(&self, filter: &QueryFilter) -> Vec<Arc<CatalogItem>> {
         let wanted = |name: &str| {
             filter
                 .provider
@@ -145,9 +156,7 @@ impl Catalog {
         let offline: Vec<&str> = OFFLINE_PROVIDERS.iter().copied().filter(|p| wanted(p)).collect();
         let loads = offline.iter().map(|provider| async move {
             match self.provider_catalog(provider).await {
-                Ok(Some(catalog)) => {
-                    catalog.items.iter().filter(|i| filter.matches(i)).cloned().collect()
-                }
+                Ok(Some(catalog)) => catalog.index.matching(filter),
                 Ok(None) => Vec::new(),
                 Err(err) => {
                     tracing::warn!("No {provider} offers: {err}");
@@ -157,14 +166,16 @@ impl Catalog {
         });
         let online = self.online.iter().filter(|p| wanted(p.name())).map(|provider| async move {
             match provider.items(filter).await {
-                Ok(items) => items.into_iter().filter(|i| filter.matches(i)).collect(),
+                Ok(items) => {
+                    items.into_iter().filter(|i| filter.matches(i)).map(Arc::new).collect()
+                }
                 Err(err) => {
                     tracing::warn!("No {} offers: {err}", provider.name());
                     Vec::new()
                 }
             }
         });
-        let mut lists: Vec<Vec<CatalogItem>> = join_all(online).await;
+        let mut lists: Vec<Vec<Arc<CatalogItem>>> = join_all(online).await;
         lists.extend(join_all(loads).await);
         merge_by_price(lists)
     }
@@ -265,7 +276,7 @@ impl Catalog {
             reason: e.to_string(),
         })?;
         let items = parse(file, provider)?;
-        Ok(Loaded::New(ProviderCatalog { version: "local".to_owned(), items }, modified))
+        Ok(Loaded::New(ProviderCatalog::new("local".to_owned(), items), modified))
     }
 
     async fn load_published(&self, base: &str, provider: &str) -> Result<Loaded, CatalogError> {
@@ -279,7 +290,7 @@ impl Catalog {
         let items = parse(csv.as_slice(), provider)?;
         self.save_disk_copy(provider, &version, &csv);
         tracing::info!("Loaded the {provider} catalog {version} ({} items)", items.len());
-        Ok(Loaded::New(ProviderCatalog { version, items }, None))
+        Ok(Loaded::New(ProviderCatalog::new(version, items), None))
     }
 
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, CatalogError> {
@@ -319,7 +330,7 @@ impl Catalog {
         let version = std::fs::read_to_string(version_path).ok()?.trim().to_owned();
         let file = std::fs::File::open(csv_path).ok()?;
         let items = parse(file, provider).ok()?;
-        Some(ProviderCatalog { version, items })
+        Some(ProviderCatalog::new(version, items))
     }
 }
 
@@ -349,9 +360,9 @@ fn unzip(bytes: &[u8], provider: &str) -> Result<Vec<u8>, CatalogError> {
 /// Python's `heapq.merge(*lists, key=price)`: repeatedly takes the cheapest head, earlier
 /// lists first on ties. Each provider's own order is kept; the result is sorted only when
 /// every list is.
-pub fn merge_by_price(lists: Vec<Vec<CatalogItem>>) -> Vec<CatalogItem> {
+pub fn merge_by_price(lists: Vec<Vec<Arc<CatalogItem>>>) -> Vec<Arc<CatalogItem>> {
     let total = lists.iter().map(Vec::len).sum();
-    let mut iters: Vec<std::iter::Peekable<std::vec::IntoIter<CatalogItem>>> =
+    let mut iters: Vec<std::iter::Peekable<std::vec::IntoIter<Arc<CatalogItem>>>> =
         lists.into_iter().map(|l| l.into_iter().peekable()).collect();
     let mut merged = Vec::with_capacity(total);
     loop {

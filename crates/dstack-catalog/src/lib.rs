@@ -4,6 +4,7 @@
 pub mod accelerators;
 pub mod catalog;
 pub mod filter;
+pub mod index;
 pub mod item;
 pub mod storage;
 

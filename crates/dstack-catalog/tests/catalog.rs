@@ -106,7 +106,7 @@ fn only(provider: &str) -> QueryFilter {
     QueryFilter { provider: Some(vec![provider.into()]), ..Default::default() }
 }
 
-fn names(items: &[CatalogItem]) -> Vec<&str> {
+fn names(items: &[Arc<CatalogItem>]) -> Vec<&str> {
     items.iter().map(|i| i.instance_name.as_str()).collect()
 }
 
