@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::BackendType;
+pub use crate::resources::{Range, Requirements};
 
 /// GPU vendors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -91,49 +92,6 @@ pub struct InstanceOfferWithAvailability {
     #[serde(flatten)]
     pub offer: InstanceOffer,
     pub availability: InstanceAvailability,
-}
-
-/// A closed or half-open range, as in `cpu: 32..64` or `memory: 64GB..`.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct Range<T> {
-    pub min: Option<T>,
-    pub max: Option<T>,
-}
-
-impl<T: PartialOrd + Copy> Range<T> {
-    pub fn contains(&self, value: T) -> bool {
-        self.min.is_none_or(|min| value >= min) && self.max.is_none_or(|max| value <= max)
-    }
-}
-
-/// GPU requirements.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct GpuRequirements {
-    pub vendor: Option<AcceleratorVendor>,
-    /// Acceptable models; `None` for any.
-    pub names: Option<Vec<String>>,
-    pub count: Range<u32>,
-    /// Memory per GPU, in GB.
-    pub memory_gb: Range<f64>,
-    /// Memory of all GPUs together, in GB.
-    pub total_memory_gb: Range<f64>,
-    pub compute_capability: Option<(u32, u32)>,
-}
-
-/// What a job needs from an instance.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct Requirements {
-    pub cpus: Range<u32>,
-    pub memory_gb: Range<f64>,
-    pub gpu: Option<GpuRequirements>,
-    pub disk_gb: Range<f64>,
-    /// `Some(true)`: spot only; `Some(false)`: on-demand only; `None`: either.
-    pub spot: Option<bool>,
-    /// Highest price per hour in USD.
-    pub max_price: Option<f64>,
-    pub reservation: Option<String>,
-    /// Whether the offers must support clusters of several nodes.
-    pub multinode: bool,
 }
 
 /// An SSH public key to install on an instance.
