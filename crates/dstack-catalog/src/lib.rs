@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod filter;
 pub mod index;
 pub mod item;
+pub mod offer;
 pub mod requirements;
 pub mod storage;
 

@@ -22,15 +22,16 @@ pub enum AcceleratorVendor {
 /// One GPU of an instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Gpu {
-    pub vendor: AcceleratorVendor,
     /// Model name as dstack writes it: `A100`, `H100`, `MI300X`.
     pub name: String,
     pub memory_mib: u64,
+    pub vendor: AcceleratorVendor,
 }
 
 /// The root disk of an instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Disk {
+    /// 0 when unknown.
     pub size_mib: u64,
 }
 
@@ -42,15 +43,17 @@ pub enum CpuArchitecture {
     Arm,
 }
 
-/// The resources of an instance type.
+/// The resources of an instance type, in dstack's field order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Resources {
-    pub cpu_arch: Option<CpuArchitecture>,
     pub cpus: u32,
     pub memory_mib: u64,
     pub gpus: Vec<Gpu>,
     pub spot: bool,
     pub disk: Disk,
+    pub cpu_arch: Option<CpuArchitecture>,
+    /// Always empty; kept because older clients send it back.
+    #[serde(default)]
     pub description: String,
 }
 
@@ -74,6 +77,22 @@ pub enum InstanceAvailability {
     Busy,
 }
 
+impl InstanceAvailability {
+    /// dstack's `is_available`: offers that may be tried.
+    pub fn is_available(self) -> bool {
+        matches!(self, Self::Unknown | Self::Available | Self::Idle)
+    }
+}
+
+/// What runs jobs on an instance: dstack's shim (VM backends) or its runner directly
+/// (container backends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceRuntime {
+    Shim,
+    Runner,
+}
+
 /// Something a backend can provision: an instance type in a region at a price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InstanceOffer {
@@ -82,16 +101,38 @@ pub struct InstanceOffer {
     pub region: String,
     /// Price per hour in USD.
     pub price: f64,
-    /// Availability zones where the type is offered, when the provider has zones.
-    pub availability_zones: Option<Vec<String>>,
+    /// Provider-specific data (the catalog's `provider_data`).
+    #[serde(default)]
+    pub backend_data: serde_json::Map<String, serde_json::Value>,
 }
 
-/// An offer with what the backend knows of its availability.
+/// An offer with what the backend knows of its availability (dstack's model and order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InstanceOfferWithAvailability {
     #[serde(flatten)]
     pub offer: InstanceOffer,
     pub availability: InstanceAvailability,
+    /// Availability zones where the type is offered, when the provider has zones.
+    pub availability_zones: Option<Vec<String>>,
+    pub instance_runtime: InstanceRuntime,
+    pub blocks: u32,
+    pub total_blocks: u32,
+}
+
+impl InstanceOffer {
+    pub fn with_availability(
+        self,
+        availability: InstanceAvailability,
+    ) -> InstanceOfferWithAvailability {
+        InstanceOfferWithAvailability {
+            offer: self,
+            availability,
+            availability_zones: None,
+            instance_runtime: InstanceRuntime::Shim,
+            blocks: 1,
+            total_blocks: 1,
+        }
+    }
 }
 
 /// An SSH public key to install on an instance.
