@@ -25,6 +25,22 @@ impl LambdaClient {
         Self { http, base_url: base_url.trim_end_matches('/').to_owned(), api_key }
     }
 
+    /// Region names with capacity now, per instance type (`regions_with_capacity_available`).
+    pub async fn capacity(&self) -> Result<std::collections::HashMap<String, Vec<String>>> {
+        let body = self.instance_types().await?;
+        let mut capacity = std::collections::HashMap::new();
+        for (name, details) in body["data"].as_object().into_iter().flatten() {
+            let regions = details["regions_with_capacity_available"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["name"].as_str().map(str::to_owned))
+                .collect();
+            capacity.insert(name.clone(), regions);
+        }
+        Ok(capacity)
+    }
+
     /// `GET /instance-types`: the cheapest call that needs a valid key.
     pub async fn instance_types(&self) -> Result<serde_json::Value> {
         let response = self

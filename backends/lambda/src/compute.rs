@@ -1,23 +1,26 @@
-//! Provisioning on Lambda. Offers and instances come with the offers issue; until then the
-//! methods say so with `ErrorKind::Unsupported`.
+//! Provisioning on Lambda: offers from the `lambdalabs` catalog with availability from
+//! Lambda's API. Creating and terminating instances are not implemented yet and say so with
+//! `ErrorKind::Unsupported`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use dstack_catalog::Catalog;
+use dstack_catalog::offer::{default_configurable_disk, provider_of, to_offer};
+use dstack_catalog::requirements::query_filter;
 use dstack_core::backend::Capabilities;
 use dstack_core::config::BackendType;
 use dstack_core::error::Result;
-use dstack_core::offers::{InstanceOfferWithAvailability, Requirements};
+use dstack_core::offers::{InstanceAvailability, InstanceOfferWithAvailability, Requirements};
 use dstack_core::{Backend, BackendError, Compute};
 
 use crate::client::LambdaClient;
 
 #[derive(Debug)]
 pub struct LambdaCompute {
-    #[allow(dead_code)] // used by offers and instances, which are not implemented yet
     client: LambdaClient,
-    #[allow(dead_code)]
     regions: Option<Vec<String>>,
+    catalog: Arc<Catalog>,
 }
 
 impl LambdaCompute {
@@ -36,8 +39,8 @@ impl LambdaCompute {
         volumes: false,
     };
 
-    pub fn new(client: LambdaClient, regions: Option<Vec<String>>) -> Self {
-        Self { client, regions }
+    pub fn new(client: LambdaClient, regions: Option<Vec<String>>, catalog: Arc<Catalog>) -> Self {
+        Self { client, regions, catalog }
     }
 }
 
@@ -53,9 +56,36 @@ impl Compute for LambdaCompute {
 
     async fn offers(
         &self,
-        _requirements: &Requirements,
+        requirements: &Requirements,
     ) -> Result<Vec<InstanceOfferWithAvailability>> {
-        Err(BackendError::unsupported(BackendType::Lambda, "listing offers yet"))
+        let mut filter = query_filter(requirements, false);
+        filter.provider = Some(vec![provider_of(BackendType::Lambda).to_owned()]);
+        // `regions: []` means all regions for Lambda, as in dstack.
+        let regions = self.regions.as_ref().filter(|r| !r.is_empty());
+        let items = self.catalog.query(&filter).await;
+        let disk = default_configurable_disk();
+        let offers: Vec<_> = items
+            .iter()
+            .filter(|item| regions.is_none_or(|r| r.contains(&item.location)))
+            .filter_map(|item| to_offer(BackendType::Lambda, item, Some(requirements), &disk))
+            .collect();
+        if offers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let capacity = self.client.capacity().await?;
+        Ok(offers
+            .into_iter()
+            .map(|offer| {
+                let available = capacity
+                    .get(&offer.instance.name)
+                    .is_some_and(|regions| regions.contains(&offer.region));
+                offer.with_availability(if available {
+                    InstanceAvailability::Available
+                } else {
+                    InstanceAvailability::NotAvailable
+                })
+            })
+            .collect())
     }
 
     async fn terminate_instance(

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use dstack_catalog::Catalog;
 use dstack_core::backend::{Capabilities, ValidationContext};
 use dstack_core::config::backends::LambdaBackendConfig;
 use dstack_core::config::load::from_json;
@@ -18,20 +19,21 @@ use crate::compute::{LambdaBackend, LambdaCompute};
 #[derive(Debug, Clone)]
 pub struct LambdaConfigurator {
     base_url: String,
+    catalog: Arc<Catalog>,
 }
 
 impl LambdaConfigurator {
     /// Uses `$DSTACK_LAMBDA_API_URL` when set, else Lambda's API.
-    pub fn from_env() -> Self {
+    pub fn from_env(catalog: Arc<Catalog>) -> Self {
         let base_url = std::env::var("DSTACK_LAMBDA_API_URL")
             .ok()
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        Self { base_url }
+        Self { base_url, catalog }
     }
 
-    pub fn with_base_url(base_url: impl Into<String>) -> Self {
-        Self { base_url: base_url.into() }
+    pub fn with_base_url(base_url: impl Into<String>, catalog: Arc<Catalog>) -> Self {
+        Self { base_url: base_url.into(), catalog }
     }
 
     fn lambda_config(config: &BackendConfigWithCreds) -> Result<&LambdaBackendConfig> {
@@ -98,6 +100,10 @@ impl Configurator for LambdaConfigurator {
         let config = self.config_with_creds(record)?;
         let config = Self::lambda_config(&config)?.clone();
         let client = LambdaClient::new(&self.base_url, config.creds.api_key.clone());
-        Ok(Arc::new(LambdaBackend::new(LambdaCompute::new(client, config.regions))))
+        Ok(Arc::new(LambdaBackend::new(LambdaCompute::new(
+            client,
+            config.regions,
+            self.catalog.clone(),
+        ))))
     }
 }

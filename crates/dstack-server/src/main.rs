@@ -60,7 +60,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Config(ConfigCommand::Check { file, json })) => {
-            let registry = dstack_server::registry::build();
+            let server_dir = dstack_server::paths::server_dir();
+            let registry =
+                dstack_server::registry::build(dstack_server::registry::catalog(&server_dir));
             let outcome = dstack_server::check::check(file.as_deref(), &registry);
             dstack_server::check::print(&outcome, json, |f| std::fs::read_to_string(f).ok());
             ExitCode::from(outcome.exit_code() as u8)
@@ -151,7 +153,8 @@ fn run(cli: Cli) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let registry = dstack_server::registry::build();
+        let registry =
+            dstack_server::registry::build(dstack_server::registry::catalog(&settings.server_dir));
         let started = match dstack_server::server::start(settings, registry).await {
             Ok(started) => started,
             Err(dstack_server::server::StartError::Config(report)) => {

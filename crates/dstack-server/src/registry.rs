@@ -1,18 +1,29 @@
 //! The backends this build of the server links, one `register` line per Cargo feature.
 
+use std::sync::Arc;
+
+use dstack_catalog::{Catalog, Source};
 use dstack_core::backend::Registry;
 
 /// The backend features `dstack-server` has (see Cargo.toml), compiled in or not.
 pub const BACKEND_FEATURES: &[&str] = &["lambda"];
 
-/// A registry of every backend compiled into this binary.
-pub fn build() -> Registry {
+/// A registry of every backend compiled into this binary; backends that list offers from
+/// catalogs share `catalog`.
+pub fn build(catalog: Arc<Catalog>) -> Registry {
     let mut registry = Registry::new();
     registry.declare_features(BACKEND_FEATURES);
+    let _ = &catalog; // used by the backends compiled in
     // One line per backend crate, behind its feature.
     #[cfg(feature = "lambda")]
-    dstack_backend_lambda::register(&mut registry);
+    dstack_backend_lambda::register(&mut registry, catalog.clone());
     registry
+}
+
+/// The offer catalog of a server in `server_dir`: gpuhunt's sources (`GPUHUNT_CATALOG_DIR`,
+/// `GPUHUNT_CATALOG_URL`), with copies kept in `<server_dir>/data/catalogs`.
+pub fn catalog(server_dir: &std::path::Path) -> Arc<Catalog> {
+    Arc::new(Catalog::new(Source::from_env(), Some(server_dir.join("data").join("catalogs"))))
 }
 
 #[cfg(test)]

@@ -320,7 +320,7 @@ async fn two_servers_start_on_one_postgres_database() {
         eprintln!("DSTACK_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
         return;
     };
-    let registry = || dstack_server::registry::build();
+    let registry = common::registry;
     let (a, b) = tokio::join!(
         TestServer::start_with(Some(url.clone()), None, registry(), |_| {}),
         TestServer::start_with(Some(url.clone()), None, registry(), |_| {}),

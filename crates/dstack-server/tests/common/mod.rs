@@ -26,7 +26,7 @@ impl TestServer {
     /// Starts a server in a fresh state directory with the given database URL (SQLite in the
     /// directory when `None`).
     pub async fn start(database_url: Option<String>, config_yml: Option<&str>) -> TestServer {
-        Self::start_with(database_url, config_yml, dstack_server::registry::build(), |_| {}).await
+        Self::start_with(database_url, config_yml, registry(), |_| {}).await
     }
 
     /// Starts a server with the given backends and settings changes.
@@ -186,4 +186,9 @@ pub fn run(mut cmd: Command) -> Running {
         .parse()
         .unwrap_or_else(|_| panic!("unexpected second line: {address_line}"));
     Running { child, addr, token }
+}
+
+/// The backends of the binary, with a catalog that is only loaded if offers are asked for.
+pub fn registry() -> dstack_core::Registry {
+    dstack_server::registry::build(dstack_server::registry::catalog(&std::env::temp_dir()))
 }
