@@ -186,3 +186,104 @@ async fn backend_yaml_round_trip_with_dstacks_python_client() {
     );
     assert_eq!(field("after_delete"), serde_json::json!([]));
 }
+
+const LAMBDA_CATALOG: &str = "instance_name,location,price,cpu,memory,gpu_count,gpu_name,gpu_memory,spot,disk_size,gpu_vendor,flags,cpu_arch,provider_data
+gpu_1x_a10,us-east-1,0.75,30,200.0,1,A10,24.0,False,1400.0,nvidia,,x86,{}
+gpu_1x_a100,us-east-1,1.29,30,200.0,1,A100,40.0,False,512.0,nvidia,,x86,{}
+gpu_8x_h100_sxm5,us-west-1,23.92,208,1800.0,8,H100,80.0,False,24780.0,nvidia,,x86,{}
+cpu_4x_general,us-east-1,0.2,4,16.0,0,,,False,100.0,,,x86,{}
+";
+
+/// Lambda's API answering with capacity for A100s in us-east-1 only.
+async fn fake_lambda_with_capacity() -> String {
+    async fn instance_types(headers: HeaderMap) -> (StatusCode, &'static str) {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if auth.starts_with("Bearer GOOD") {
+            (
+                StatusCode::OK,
+                r#"{"data": {"gpu_1x_a100": {"regions_with_capacity_available": [{"name": "us-east-1"}]}}}"#,
+            )
+        } else {
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"error": {"code": "global/invalid-api-key", "message": "bad key"}}"#,
+            )
+        }
+    }
+    let app = Router::new().route("/api/v1/instance-types", get(instance_types));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/api/v1")
+}
+
+fn offers_json(cli: &Path, home: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["offer"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let output = dstack(cli, home, &all);
+    assert!(output.status.success());
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+// Multi-threaded: the fake Lambda API must answer while the test blocks on the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dstack_offer_lists_offers_from_a_local_catalog() {
+    let Some(cli) = cli() else { return };
+    let lambda_url = fake_lambda_with_capacity().await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    std::fs::create_dir_all(&catalog).unwrap();
+    std::fs::write(catalog.join("lambdalabs.csv"), LAMBDA_CATALOG).unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("config.yml"),
+        "projects:\n- name: main\n  backends:\n  - type: lambda\n    creds: {api_key: GOOD}\n",
+    )
+    .unwrap();
+    let mut cmd = common::command(&state);
+    cmd.env("DSTACK_LAMBDA_API_URL", &lambda_url).env("GPUHUNT_CATALOG_DIR", &catalog);
+    let server = common::run(cmd);
+    let url = format!("http://{}", server.addr);
+    let home = cli_home();
+    let home = home.path();
+    assert!(
+        dstack(
+            &cli,
+            home,
+            &["project", "add", "--name", "main", "--url", &url, "--token", &server.token, "-y"]
+        )
+        .status
+        .success()
+    );
+
+    let all = offers_json(&cli, home, &[]);
+    assert_eq!(all["total_offers"], 4);
+    let names: Vec<&str> = all["offers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["instance"]["name"].as_str().unwrap())
+        .collect();
+    // Available offers first, then by price.
+    assert_eq!(names, ["gpu_1x_a100", "cpu_4x_general", "gpu_1x_a10", "gpu_8x_h100_sxm5"]);
+    assert_eq!(all["offers"][0]["availability"], "available");
+    assert_eq!(all["offers"][0]["backend"], "lambda");
+
+    let a100 = offers_json(&cli, home, &["--gpu", "A100"]);
+    assert_eq!(a100["requirements"]["resources"]["gpu"]["vendor"], "nvidia");
+    assert_eq!(a100["total_offers"], 1);
+    assert_eq!(a100["offers"][0]["instance"]["resources"]["gpus"][0]["name"], "A100");
+    let by_memory = offers_json(&cli, home, &["--gpu", "24GB"]);
+    assert_eq!(by_memory["offers"][0]["instance"]["name"], "gpu_1x_a10");
+    assert_eq!(offers_json(&cli, home, &["--gpu", "H100:8"])["total_offers"], 1);
+    assert_eq!(offers_json(&cli, home, &["--gpu", "MI300X"])["total_offers"], 0);
+
+    let groups = offers_json(&cli, home, &["--group-by", "gpu,backend"]);
+    let gpus: Vec<&str> =
+        groups["gpus"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(gpus, ["A10", "A100", "H100"]);
+    assert_eq!(groups["gpus"][2]["price"]["min"], 23.92 / 8.0);
+    assert_eq!(groups["gpus"][0]["backend"], "lambda");
+}

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod models;
 pub mod openapi;
+pub mod runs;
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/projects/{project_name}/get", post(get_project))
         .route("/api/projects/{project_name}/add_members", post(add_members))
         .merge(backends::routes())
+        .merge(runs::routes())
         .route("/openapi.json", get(openapi::document))
         .fallback(unknown_path)
         .method_not_allowed_fallback(not_found)
