@@ -1,6 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>`.
 
 mod bench;
+mod moto;
 mod postgres;
 mod reference;
 mod schema;

@@ -34,6 +34,17 @@ pub fn run() -> Result<(), String> {
         postgres = Some(Postgres::start()?);
         Ok(())
     })?;
+    // The AWS backend's tests run against moto.
+    let mut moto = None;
+    step("moto", || {
+        if std::env::var_os("DSTACK_TEST_MOTO_URL").is_some() {
+            return Ok(());
+        }
+        moto = Some(crate::moto::Moto::start()?);
+        Ok(())
+    })?;
+    let moto_url =
+        moto.as_ref().map(|m| m.url.clone()).or_else(|| std::env::var("DSTACK_TEST_MOTO_URL").ok());
     let mut cli = std::env::var("DSTACK_TEST_CLI").ok();
     step("dstack CLI", || {
         if cli.is_none() {
@@ -49,6 +60,7 @@ pub fn run() -> Result<(), String> {
         let mut env: Vec<(&str, &str)> =
             postgres_url.iter().map(|url| ("DSTACK_TEST_POSTGRES_URL", url.as_str())).collect();
         env.extend(cli.iter().map(|cli| ("DSTACK_TEST_CLI", cli.as_str())));
+        env.extend(moto_url.iter().map(|url| ("DSTACK_TEST_MOTO_URL", url.as_str())));
         if has_nextest() {
             cargo_with(&["nextest", "run", "--workspace", "--no-fail-fast"], &env)
         } else {
@@ -56,6 +68,7 @@ pub fn run() -> Result<(), String> {
         }
     })?;
     drop(postgres);
+    drop(moto);
     Ok(())
 }
 

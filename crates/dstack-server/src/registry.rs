@@ -6,7 +6,7 @@ use dstack_catalog::{Catalog, Source};
 use dstack_core::backend::Registry;
 
 /// The backend features `dstack-server` has (see Cargo.toml), compiled in or not.
-pub const BACKEND_FEATURES: &[&str] = &["lambda"];
+pub const BACKEND_FEATURES: &[&str] = &["aws", "lambda"];
 
 /// A registry of every backend compiled into this binary; backends that list offers from
 /// catalogs share `catalog`.
@@ -15,6 +15,8 @@ pub fn build(catalog: Arc<Catalog>) -> Registry {
     registry.declare_features(BACKEND_FEATURES);
     let _ = &catalog; // used by the backends compiled in
     // One line per backend crate, behind its feature.
+    #[cfg(feature = "aws")]
+    dstack_backend_aws::register(&mut registry, catalog.clone());
     #[cfg(feature = "lambda")]
     dstack_backend_lambda::register(&mut registry, catalog.clone());
     registry

@@ -1,0 +1,199 @@
+//! Configuring AWS: dstack's checks in dstack's order (default-credentials gate, STS
+//! `GetCallerIdentity`, tags, VPC options), then the stored record with the default regions
+//! filled in.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dstack_catalog::Catalog;
+use dstack_core::backend::{Capabilities, ValidationContext};
+use dstack_core::config::backends::{AwsBackendConfig, AwsCreds};
+use dstack_core::config::load::from_json;
+use dstack_core::config::{BackendConfigWithCreds, BackendType};
+use dstack_core::error::Result;
+use dstack_core::{Backend, BackendError, BackendRecord, Configurator, ErrorKind, Secret};
+
+use crate::client::sdk_config;
+use crate::compute::{AwsBackend, AwsCompute};
+
+/// Where dstack's images are published: the regions used when `regions` is omitted.
+pub const DEFAULT_REGIONS: [&str; 11] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ap-southeast-1",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+];
+
+/// The region of identity calls.
+const MAIN_REGION: &str = "us-east-1";
+
+/// The AWS configurator.
+#[derive(Debug, Clone)]
+pub struct AwsConfigurator {
+    catalog: Arc<Catalog>,
+    endpoint_url: Option<String>,
+}
+
+impl AwsConfigurator {
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        Self { catalog, endpoint_url: None }
+    }
+
+    /// Sends every call to `url` (an emulator or a proxy) instead of AWS's endpoints; the same
+    /// as setting `AWS_ENDPOINT_URL`, for code that embeds this crate.
+    pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint_url = Some(url.into());
+        self
+    }
+
+    fn aws_config(config: &BackendConfigWithCreds) -> Result<&AwsBackendConfig> {
+        match config {
+            BackendConfigWithCreds::Aws(c) => Ok(c),
+            other => Err(BackendError::new(
+                ErrorKind::InvalidConfig,
+                format!("the AWS configurator got a `{}` config", other.tag()),
+            )),
+        }
+    }
+}
+
+fn invalid_config(message: impl Into<String>) -> BackendError {
+    BackendError::new(ErrorKind::InvalidConfig, message).for_backend(BackendType::Aws)
+}
+
+/// AWS's tag rules, as dstack checks them.
+fn check_tags(config: &AwsBackendConfig) -> Result<()> {
+    let Some(tags) = &config.tags else { return Ok(()) };
+    if tags.len() > 25 {
+        return Err(invalid_config("Maximum number of tags exceeded. Up to 25 tags is allowed."));
+    }
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    let valid = tags.iter().all(|(key, value)| {
+        (1..=128).contains(&key.chars().count())
+            && !key.starts_with("aws:")
+            && key.chars().all(allowed)
+            && value.chars().count() <= 256
+            && value.chars().all(allowed)
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid_config(
+            "Invalid resource tags. See tags restrictions: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions",
+        ))
+    }
+}
+
+/// dstack's VPC option rules (the per-region lookups come with instance creation).
+fn check_vpc_options(config: &AwsBackendConfig) -> Result<()> {
+    if config.vpc_name.is_some() && config.vpc_ids.is_some() {
+        return Err(invalid_config("Only one of `vpc_name` and `vpc_ids` can be specified"));
+    }
+    if config.default_vpcs == Some(false) {
+        let Some(vpc_ids) = &config.vpc_ids else {
+            if config.vpc_name.is_none() {
+                return Err(invalid_config(
+                    "`vpc_name` or `vpc_ids` must be specified if `default_vpcs: false`.",
+                ));
+            }
+            return Ok(());
+        };
+        let regions: Vec<String> = match &config.regions {
+            Some(regions) => regions.clone(),
+            None => DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect(),
+        };
+        let missing: Vec<&String> = regions.iter().filter(|r| !vpc_ids.contains_key(*r)).collect();
+        if !missing.is_empty() {
+            let hint = if config.regions.is_none() {
+                "Configure `vpc_ids` for all regions or specify `regions`."
+            } else {
+                "Configure `vpc_ids` for all regions specified in `regions`."
+            };
+            return Err(invalid_config(format!(
+                "`vpc_ids` not configured for regions {missing:?}. {hint}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn unexpected(what: &str, err: impl std::fmt::Display) -> BackendError {
+    BackendError::new(ErrorKind::Unexpected, format!("stored AWS {what} is unreadable: {err}"))
+}
+
+#[async_trait]
+impl Configurator for AwsConfigurator {
+    fn backend_type(&self) -> BackendType {
+        BackendType::Aws
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        AwsCompute::CAPABILITIES
+    }
+
+    async fn validate_config(
+        &self,
+        config: &BackendConfigWithCreds,
+        context: &ValidationContext,
+    ) -> Result<()> {
+        let config = Self::aws_config(config)?;
+        let fields: &[&[&str]] = match &config.creds {
+            AwsCreds::Default if !context.default_creds_enabled => {
+                return Err(BackendError::invalid_credentials(&[&["creds"]], None));
+            }
+            AwsCreds::Default => &[&["creds"]],
+            AwsCreds::AccessKey(_) => &[&["creds", "access_key"], &["creds", "secret_key"]],
+        };
+        let sdk = sdk_config(&config.creds, MAIN_REGION, self.endpoint_url.as_deref()).await;
+        // As dstack: any failure of the identity call means the credentials do not work.
+        if let Err(err) = aws_sdk_sts::Client::new(&sdk).get_caller_identity().send().await {
+            tracing::debug!("AWS GetCallerIdentity failed: {err:?}");
+            return Err(
+                BackendError::invalid_credentials(fields, None).for_backend(BackendType::Aws)
+            );
+        }
+        check_tags(config)?;
+        check_vpc_options(config)
+    }
+
+    async fn create_backend(
+        &self,
+        _project_name: &str,
+        config: BackendConfigWithCreds,
+    ) -> Result<BackendRecord> {
+        let mut config = Self::aws_config(&config)?.clone();
+        config
+            .regions
+            .get_or_insert_with(|| DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect());
+        let auth = serde_json::to_string(&config.creds).map_err(|e| unexpected("creds", e))?;
+        let stored = BackendConfigWithCreds::Aws(config).without_creds();
+        Ok(BackendRecord { config: stored.to_string(), auth: Secret::new(auth) })
+    }
+
+    fn config_with_creds(&self, record: &BackendRecord) -> Result<BackendConfigWithCreds> {
+        let mut config: serde_json::Value =
+            serde_json::from_str(&record.config).map_err(|e| unexpected("config", e))?;
+        config["creds"] =
+            serde_json::from_str(record.auth.expose()).map_err(|e| unexpected("creds", e))?;
+        from_json(&config).map_err(|errors| {
+            unexpected(
+                "config",
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            )
+        })
+    }
+
+    async fn backend(&self, record: &BackendRecord) -> Result<Arc<dyn Backend>> {
+        let config = self.config_with_creds(record)?;
+        let config = Self::aws_config(&config)?.clone();
+        let compute = AwsCompute::new(config, self.catalog.clone(), self.endpoint_url.clone());
+        Ok(Arc::new(AwsBackend::new(compute)))
+    }
+}
