@@ -19,7 +19,7 @@ use dstack_core::offers::{
     AcceleratorVendor, InstanceAvailability, InstanceOffer, InstanceOfferWithAvailability,
     Requirements,
 };
-use dstack_core::{Backend, BackendError, Compute};
+use dstack_core::{BackendError, Compute};
 use futures::future::join_all;
 
 use crate::client::sdk_config;
@@ -178,26 +178,5 @@ impl Compute for AwsCompute {
         _data: Option<&str>,
     ) -> Result<()> {
         Err(BackendError::unsupported(BackendType::Aws, "terminating instances yet"))
-    }
-}
-
-#[derive(Debug)]
-pub struct AwsBackend {
-    compute: Arc<AwsCompute>,
-}
-
-impl AwsBackend {
-    pub fn new(compute: AwsCompute) -> Self {
-        Self { compute: Arc::new(compute) }
-    }
-}
-
-impl Backend for AwsBackend {
-    fn backend_type(&self) -> BackendType {
-        BackendType::Aws
-    }
-
-    fn compute(&self) -> Arc<dyn Compute> {
-        self.compute.clone()
     }
 }

@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dstack_catalog::Catalog;
+use dstack_core::backend::ComputeBackend;
 use dstack_core::backend::{Capabilities, ValidationContext};
 use dstack_core::config::backends::{AwsBackendConfig, AwsCreds};
-use dstack_core::config::load::from_json;
 use dstack_core::config::{BackendConfigWithCreds, BackendType};
 use dstack_core::error::Result;
-use dstack_core::{Backend, BackendError, BackendRecord, Configurator, ErrorKind, Secret};
+use dstack_core::{Backend, BackendError, BackendRecord, Configurator, ErrorKind};
 
 use crate::client::sdk_config;
-use crate::compute::{AwsBackend, AwsCompute};
+use crate::compute::AwsCompute;
 
 /// Where dstack's images are published: the regions used when `regions` is omitted.
 pub const DEFAULT_REGIONS: [&str; 11] = [
@@ -124,10 +124,6 @@ fn check_vpc_options(config: &AwsBackendConfig) -> Result<()> {
     Ok(())
 }
 
-fn unexpected(what: &str, err: impl std::fmt::Display) -> BackendError {
-    BackendError::new(ErrorKind::Unexpected, format!("stored AWS {what} is unreadable: {err}"))
-}
-
 #[async_trait]
 impl Configurator for AwsConfigurator {
     fn backend_type(&self) -> BackendType {
@@ -172,28 +168,17 @@ impl Configurator for AwsConfigurator {
         config
             .regions
             .get_or_insert_with(|| DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect());
-        let auth = serde_json::to_string(&config.creds).map_err(|e| unexpected("creds", e))?;
-        let stored = BackendConfigWithCreds::Aws(config).without_creds();
-        Ok(BackendRecord { config: stored.to_string(), auth: Secret::new(auth) })
+        BackendRecord::split(&BackendConfigWithCreds::Aws(config))
     }
 
     fn config_with_creds(&self, record: &BackendRecord) -> Result<BackendConfigWithCreds> {
-        let mut config: serde_json::Value =
-            serde_json::from_str(&record.config).map_err(|e| unexpected("config", e))?;
-        config["creds"] =
-            serde_json::from_str(record.auth.expose()).map_err(|e| unexpected("creds", e))?;
-        from_json(&config).map_err(|errors| {
-            unexpected(
-                "config",
-                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-            )
-        })
+        record.join()
     }
 
     async fn backend(&self, record: &BackendRecord) -> Result<Arc<dyn Backend>> {
         let config = self.config_with_creds(record)?;
         let config = Self::aws_config(&config)?.clone();
         let compute = AwsCompute::new(config, self.catalog.clone(), self.endpoint_url.clone());
-        Ok(Arc::new(AwsBackend::new(compute)))
+        Ok(Arc::new(ComputeBackend::new(compute)))
     }
 }

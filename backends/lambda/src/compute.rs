@@ -12,7 +12,7 @@ use dstack_core::backend::Capabilities;
 use dstack_core::config::BackendType;
 use dstack_core::error::Result;
 use dstack_core::offers::{InstanceAvailability, InstanceOfferWithAvailability, Requirements};
-use dstack_core::{Backend, BackendError, Compute};
+use dstack_core::{BackendError, Compute};
 
 use crate::client::LambdaClient;
 
@@ -95,26 +95,5 @@ impl Compute for LambdaCompute {
         _data: Option<&str>,
     ) -> Result<()> {
         Err(BackendError::unsupported(BackendType::Lambda, "terminating instances yet"))
-    }
-}
-
-#[derive(Debug)]
-pub struct LambdaBackend {
-    compute: Arc<LambdaCompute>,
-}
-
-impl LambdaBackend {
-    pub fn new(compute: LambdaCompute) -> Self {
-        Self { compute: Arc::new(compute) }
-    }
-}
-
-impl Backend for LambdaBackend {
-    fn backend_type(&self) -> BackendType {
-        BackendType::Lambda
-    }
-
-    fn compute(&self) -> Arc<dyn Compute> {
-        self.compute.clone()
     }
 }

@@ -4,16 +4,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dstack_catalog::Catalog;
+use dstack_core::backend::ComputeBackend;
 use dstack_core::backend::{Capabilities, ValidationContext};
 use dstack_core::config::backends::LambdaBackendConfig;
-use dstack_core::config::load::from_json;
 use dstack_core::config::{BackendConfigWithCreds, BackendType};
 use dstack_core::error::Result;
-use dstack_core::{Backend, BackendError, BackendRecord, Configurator, ErrorKind, Secret};
-use serde_json::json;
+use dstack_core::{Backend, BackendError, BackendRecord, Configurator, ErrorKind};
 
 use crate::client::{DEFAULT_API_URL, LambdaClient};
-use crate::compute::{LambdaBackend, LambdaCompute};
+use crate::compute::LambdaCompute;
 
 /// The Lambda configurator.
 #[derive(Debug, Clone)]
@@ -47,10 +46,6 @@ impl LambdaConfigurator {
     }
 }
 
-fn unexpected(what: &str, err: impl std::fmt::Display) -> BackendError {
-    BackendError::new(ErrorKind::Unexpected, format!("stored Lambda {what} is unreadable: {err}"))
-}
-
 #[async_trait]
 impl Configurator for LambdaConfigurator {
     fn backend_type(&self) -> BackendType {
@@ -76,31 +71,19 @@ impl Configurator for LambdaConfigurator {
         _project_name: &str,
         config: BackendConfigWithCreds,
     ) -> Result<BackendRecord> {
-        let config = Self::lambda_config(&config)?;
-        let stored = json!({"type": "lambda", "regions": config.regions});
-        let auth = serde_json::to_string(&config.creds).map_err(|e| unexpected("creds", e))?;
-        Ok(BackendRecord { config: stored.to_string(), auth: Secret::new(auth) })
+        Self::lambda_config(&config)?;
+        BackendRecord::split(&config)
     }
 
     fn config_with_creds(&self, record: &BackendRecord) -> Result<BackendConfigWithCreds> {
-        let mut config: serde_json::Value =
-            serde_json::from_str(&record.config).map_err(|e| unexpected("config", e))?;
-        let creds: serde_json::Value =
-            serde_json::from_str(record.auth.expose()).map_err(|e| unexpected("creds", e))?;
-        config["creds"] = creds;
-        from_json(&config).map_err(|errors| {
-            unexpected(
-                "config",
-                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-            )
-        })
+        record.join()
     }
 
     async fn backend(&self, record: &BackendRecord) -> Result<Arc<dyn Backend>> {
         let config = self.config_with_creds(record)?;
         let config = Self::lambda_config(&config)?.clone();
         let client = LambdaClient::new(&self.base_url, config.creds.api_key.clone());
-        Ok(Arc::new(LambdaBackend::new(LambdaCompute::new(
+        Ok(Arc::new(ComputeBackend::new(LambdaCompute::new(
             client,
             config.regions,
             self.catalog.clone(),

@@ -60,6 +60,64 @@ pub struct BackendRecord {
     pub auth: Secret,
 }
 
+impl BackendRecord {
+    /// The usual record of a backend whose secrets are all under `creds`: the config without
+    /// credentials, and the credentials' JSON as the secret part.
+    pub fn split(config: &BackendConfigWithCreds) -> Result<Self> {
+        let creds = serde_json::to_value(config)
+            .ok()
+            .and_then(|v| v.get("creds").cloned())
+            .ok_or_else(|| unreadable("config", "it has no `creds`"))?;
+        Ok(BackendRecord {
+            config: config.without_creds().to_string(),
+            auth: Secret::new(creds.to_string()),
+        })
+    }
+
+    /// Reads back a record made by [`BackendRecord::split`].
+    pub fn join(&self) -> Result<BackendConfigWithCreds> {
+        let mut config: serde_json::Value =
+            serde_json::from_str(&self.config).map_err(|e| unreadable("config", e))?;
+        config["creds"] =
+            serde_json::from_str(self.auth.expose()).map_err(|e| unreadable("creds", e))?;
+        crate::config::load::from_json(&config).map_err(|errors| {
+            unreadable(
+                "config",
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            )
+        })
+    }
+}
+
+fn unreadable(what: &str, err: impl fmt::Display) -> BackendError {
+    BackendError::new(
+        crate::error::ErrorKind::Unexpected,
+        format!("stored backend {what} is unreadable: {err}"),
+    )
+}
+
+/// A backend that is its compute: what most backends are.
+#[derive(Debug)]
+pub struct ComputeBackend {
+    compute: Arc<dyn Compute>,
+}
+
+impl ComputeBackend {
+    pub fn new(compute: impl Compute + 'static) -> Self {
+        Self { compute: Arc::new(compute) }
+    }
+}
+
+impl Backend for ComputeBackend {
+    fn backend_type(&self) -> BackendType {
+        self.compute.backend_type()
+    }
+
+    fn compute(&self) -> Arc<dyn Compute> {
+        self.compute.clone()
+    }
+}
+
 /// Configures one backend type.
 #[async_trait]
 pub trait Configurator: Send + Sync + fmt::Debug {

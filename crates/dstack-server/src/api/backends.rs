@@ -228,19 +228,30 @@ fn backend_type_in_path(name: &str) -> Result<BackendType, ApiError> {
         .map_err(|_| ApiError::Validation(vec![enum_error(json!(["path", "backend_name"]), name)]))
 }
 
-async fn config_info(
-    State(state): State<AppState>,
-    Authed(me): Authed,
-    Path((project_name, backend_name)): Path<(String, String)>,
-) -> Result<Json<BackendConfigWithCreds>, ApiError> {
-    let backend_type = backend_type_in_path(&backend_name)?;
-    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
+/// The stored config (with creds) of the backend named in the path, for project admins.
+async fn stored_config(
+    state: &AppState,
+    me: &crate::store::User,
+    project_name: &str,
+    backend_name: &str,
+) -> Result<(BackendType, BackendConfigWithCreds), ApiError> {
+    let backend_type = backend_type_in_path(backend_name)?;
+    let project = project_for(state, me, project_name, Access::Admin).await?;
     let row = state
         .store
         .backend(&project.id, backend_type.as_str())
         .await?
         .ok_or_else(ApiError::resource_not_exists)?;
-    Ok(Json(configure::config_with_creds(&state, &row)?))
+    Ok((backend_type, configure::config_with_creds(state, &row)?))
+}
+
+async fn config_info(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Path((project_name, backend_name)): Path<(String, String)>,
+) -> Result<Json<BackendConfigWithCreds>, ApiError> {
+    let (_, config) = stored_config(&state, &me, &project_name, &backend_name).await?;
+    Ok(Json(config))
 }
 
 async fn get_yaml(
@@ -248,14 +259,7 @@ async fn get_yaml(
     Authed(me): Authed,
     Path((project_name, backend_name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let backend_type = backend_type_in_path(&backend_name)?;
-    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
-    let row = state
-        .store
-        .backend(&project.id, backend_type.as_str())
-        .await?
-        .ok_or_else(ApiError::resource_not_exists)?;
-    let config = configure::config_with_creds(&state, &row)?;
+    let (backend_type, config) = stored_config(&state, &me, &project_name, &backend_name).await?;
     let value = serde_json::to_value(&config)
         .map_err(|e| ApiError::Internal(format!("cannot serialize a backend config: {e}")))?;
     Ok(Json(json!({"name": backend_type.as_str(), "config_yaml": crate::yaml_out::dump(&value)})))
