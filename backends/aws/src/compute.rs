@@ -9,8 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::LocationType;
 use dstack_catalog::Catalog;
-use dstack_catalog::offer::{default_configurable_disk, provider_of, to_offer};
-use dstack_catalog::requirements::query_filter;
+use dstack_catalog::offer::catalog_offers;
 use dstack_core::backend::Capabilities;
 use dstack_core::config::BackendType;
 use dstack_core::config::backends::AwsBackendConfig;
@@ -131,18 +130,12 @@ impl Compute for AwsCompute {
         requirements: &Requirements,
     ) -> Result<Vec<InstanceOfferWithAvailability>> {
         let regions = self.regions();
-        let mut filter = query_filter(requirements, false);
-        filter.provider = Some(vec![provider_of(BackendType::Aws).to_owned()]);
-        let disk = default_configurable_disk();
-        let offers: Vec<InstanceOffer> = self
-            .catalog
-            .query(&filter)
-            .await
-            .iter()
-            .filter(|item| regions.contains(&item.location))
-            .filter_map(|item| to_offer(BackendType::Aws, item, Some(requirements), &disk))
-            .filter(|offer| self.supported(offer) && self.has_image_for(offer))
-            .collect();
+        let offers: Vec<InstanceOffer> =
+            catalog_offers(&self.catalog, BackendType::Aws, Some(&regions), requirements)
+                .await
+                .into_iter()
+                .filter(|offer| self.supported(offer) && self.has_image_for(offer))
+                .collect();
         let used: HashSet<&str> = offers.iter().map(|o| o.region.as_str()).collect();
         let lookups =
             used.iter().map(|region| async move { (*region, self.offerings(region).await) });

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dstack_catalog::Catalog;
-use dstack_catalog::offer::{default_configurable_disk, provider_of, to_offer};
-use dstack_catalog::requirements::query_filter;
+use dstack_catalog::offer::catalog_offers;
 use dstack_core::backend::Capabilities;
 use dstack_core::config::BackendType;
 use dstack_core::error::Result;
@@ -58,17 +57,10 @@ impl Compute for LambdaCompute {
         &self,
         requirements: &Requirements,
     ) -> Result<Vec<InstanceOfferWithAvailability>> {
-        let mut filter = query_filter(requirements, false);
-        filter.provider = Some(vec![provider_of(BackendType::Lambda).to_owned()]);
         // `regions: []` means all regions for Lambda, as in dstack.
-        let regions = self.regions.as_ref().filter(|r| !r.is_empty());
-        let items = self.catalog.query(&filter).await;
-        let disk = default_configurable_disk();
-        let offers: Vec<_> = items
-            .iter()
-            .filter(|item| regions.is_none_or(|r| r.contains(&item.location)))
-            .filter_map(|item| to_offer(BackendType::Lambda, item, Some(requirements), &disk))
-            .collect();
+        let regions = self.regions.as_deref().filter(|r| !r.is_empty());
+        let offers =
+            catalog_offers(&self.catalog, BackendType::Lambda, regions, requirements).await;
         if offers.is_empty() {
             return Ok(Vec::new());
         }

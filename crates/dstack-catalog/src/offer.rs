@@ -4,7 +4,9 @@ use dstack_core::config::BackendType;
 use dstack_core::offers::{Disk, Gpu, InstanceOffer, InstanceType, Resources};
 use dstack_core::resources::{Memory, Range, Requirements};
 
+use crate::Catalog;
 use crate::item::CatalogItem;
+use crate::requirements::query_filter;
 
 /// The gpuhunt provider whose catalog a backend type offers.
 pub fn provider_of(backend: BackendType) -> &'static str {
@@ -91,6 +93,27 @@ pub fn to_offer(
         price: item.price,
         backend_data: serde_json::from_str(&item.provider_data).unwrap_or_default(),
     })
+}
+
+/// dstack's `get_catalog_offers`: the offers in `backend`'s catalog that meet
+/// `requirements`, in `locations` when given (`None` for all), with the disk chosen from
+/// the sizes the backend can create.
+pub async fn catalog_offers(
+    catalog: &Catalog,
+    backend: BackendType,
+    locations: Option<&[String]>,
+    requirements: &Requirements,
+) -> Vec<InstanceOffer> {
+    let mut filter = query_filter(requirements, false);
+    filter.provider = Some(vec![provider_of(backend).to_owned()]);
+    let disk = default_configurable_disk();
+    catalog
+        .query(&filter)
+        .await
+        .iter()
+        .filter(|item| locations.is_none_or(|l| l.contains(&item.location)))
+        .filter_map(|item| to_offer(backend, item, Some(requirements), &disk))
+        .collect()
 }
 
 #[cfg(test)]

@@ -65,15 +65,26 @@ fn config_from_body(bytes: &[u8]) -> Result<BackendConfigWithCreds, ApiError> {
     from_json(&value).map_err(|errors| ApiError::Validation(validation_errors(&errors, &value)))
 }
 
+/// Creates or updates a backend of the project, for its admins.
+async fn save(
+    state: &AppState,
+    me: &crate::store::User,
+    project_name: &str,
+    config: &BackendConfigWithCreds,
+    mode: Mode,
+) -> Result<(), ApiError> {
+    let project = project_for(state, me, project_name, Access::Admin).await?;
+    configure::configure(state, &project, config, mode).await
+}
+
 async fn create(
     State(state): State<AppState>,
     Authed(me): Authed,
     Path(project_name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<BackendConfigWithCreds>, ApiError> {
-    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
     let config = config_from_body(&body)?;
-    configure::configure(&state, &project, &config, Mode::Create).await?;
+    save(&state, &me, &project_name, &config, Mode::Create).await?;
     Ok(Json(config))
 }
 
@@ -83,9 +94,8 @@ async fn update(
     Path(project_name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<BackendConfigWithCreds>, ApiError> {
-    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
     let config = config_from_body(&body)?;
-    configure::configure(&state, &project, &config, Mode::Update).await?;
+    save(&state, &me, &project_name, &config, Mode::Update).await?;
     Ok(Json(config))
 }
 
@@ -131,9 +141,8 @@ async fn create_yaml(
     Path(project_name): Path<String>,
     Body(request): Body<YamlRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
     let config = config_from_yaml(&request.config_yaml)?;
-    configure::configure(&state, &project, &config, Mode::Create).await?;
+    save(&state, &me, &project_name, &config, Mode::Create).await?;
     Ok(Json(Value::Null))
 }
 
@@ -143,9 +152,8 @@ async fn update_yaml(
     Path(project_name): Path<String>,
     Body(request): Body<YamlRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
     let config = config_from_yaml(&request.config_yaml)?;
-    configure::configure(&state, &project, &config, Mode::Update).await?;
+    save(&state, &me, &project_name, &config, Mode::Update).await?;
     Ok(Json(Value::Null))
 }
 

@@ -195,16 +195,29 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
     })
 }
 
+/// The request body, the project (for its members), what was asked, and the matching offers.
+async fn offers_for(
+    state: &AppState,
+    me: &User,
+    project_name: &str,
+    body: &[u8],
+    default_spot: Option<bool>,
+) -> Result<(Value, crate::store::Project, Asked, Vec<InstanceOfferWithAvailability>), ApiError> {
+    let project = project_for(state, me, project_name, Access::Read).await?;
+    let body = json_value(body)?;
+    let asked = asked(&body, default_spot)?;
+    let offers = project_offers(state, &project, &asked.requirements).await?;
+    Ok((body, project, asked, offers))
+}
+
 async fn get_plan(
     State(state): State<AppState>,
     Authed(me): Authed,
     Path(project_name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let project = project_for(&state, &me, &project_name, Access::Read).await?;
-    let body = json_value(&body)?;
-    let asked = asked(&body, Some(false))?;
-    let mut offers = project_offers(&state, &project, &asked.requirements).await?;
+    let (body, project, asked, mut offers) =
+        offers_for(&state, &me, &project_name, &body, Some(false)).await?;
     let total_offers = offers.len();
     if let Some(max) = body["max_offers"].as_u64() {
         offers.truncate(max as usize);
@@ -233,10 +246,7 @@ async fn list_gpus(
     Path(project_name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let project = project_for(&state, &me, &project_name, Access::Read).await?;
-    let body = json_value(&body)?;
-    let asked = asked(&body, None)?;
-    let offers = project_offers(&state, &project, &asked.requirements).await?;
+    let (body, _, _, offers) = offers_for(&state, &me, &project_name, &body, None).await?;
     let group_by: Vec<String> = body["group_by"]
         .as_array()
         .into_iter()
