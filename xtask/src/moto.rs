@@ -56,6 +56,8 @@ impl Moto {
             .env("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "1")
             .env("MOTO_ENABLE_AMI_VALIDATION", "1")
             .env("MOTO_ENABLE_KEYPAIR_VALIDATION", "1")
+            // The AMIs the backend looks for (dstack's and custom ones).
+            .env("MOTO_AMIS_PATH", root().join("backends/aws/tests/moto/amis.json"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -68,6 +70,16 @@ impl Moto {
                 return Err("moto_server did not start within 30 s".to_owned());
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+        // Default VPCs with internet gateways, as in a fresh AWS account.
+        let shaped = Command::new(venv.join("bin/python"))
+            .arg(root().join("backends/aws/tests/moto/account.py"))
+            .arg(&moto.url)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !shaped {
+            return Err("cannot prepare moto's default VPCs (backends/aws/tests/moto/account.py)"
+                .to_owned());
         }
         Ok(moto)
     }

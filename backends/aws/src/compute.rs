@@ -1,29 +1,47 @@
-//! Provisioning on AWS. Offers: the `aws` catalog in the configured regions, for the instance
-//! families dstack supports, with the zones where each type is offered
-//! (`DescribeInstanceTypeOfferings`). Creating and terminating instances are not implemented
-//! yet and say so with `ErrorKind::Unsupported`.
+//! Provisioning on AWS.
+//!
+//! - Offers: the `aws` catalog in the configured regions, for the instance families dstack
+//!   supports, with the zones where each type is offered (`DescribeInstanceTypeOfferings`).
+//! - Create: the region's VPC and eligible subnets ([`crate::network`]), the AMI
+//!   ([`crate::images`]), the project's security group and key pair ([`crate::security`]),
+//!   then `RunInstances` zone by zone until one has capacity.
+//! - Update: the IPs once the instance runs. Terminate: idempotent.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::LocationType;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, CapacityReservationSpecification, CapacityReservationTarget,
+    EbsBlockDevice, IamInstanceProfileSpecification, InstanceInterruptionBehavior,
+    InstanceMarketOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceStateName,
+    InstanceType, LocationType, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions,
+    VolumeType,
+};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use dstack_catalog::Catalog;
 use dstack_catalog::offer::catalog_offers;
 use dstack_core::backend::Capabilities;
 use dstack_core::config::BackendType;
-use dstack_core::config::backends::AwsBackendConfig;
+use dstack_core::config::backends::{AwsBackendConfig, Tags};
 use dstack_core::error::Result;
 use dstack_core::offers::{
-    AcceleratorVendor, InstanceAvailability, InstanceOffer, InstanceOfferWithAvailability,
-    Requirements,
+    AcceleratorVendor, CpuArchitecture, InstanceAvailability, InstanceConfiguration, InstanceOffer,
+    InstanceOfferWithAvailability, ProvisioningData, Requirements,
 };
-use dstack_core::{BackendError, Compute};
+use dstack_core::provisioning::{
+    AgentDownloads, instance_base_tags, merge_tags, unique_instance_name, user_data,
+};
+use dstack_core::{BackendError, Compute, ErrorKind};
 use futures::future::join_all;
+use indexmap::IndexMap;
 
-use crate::client::sdk_config;
 use crate::configurator::DEFAULT_REGIONS;
 use crate::error::from_sdk;
+use crate::images::{self, ImageQuery};
+use crate::{network, security, tags};
 
 /// The instance families dstack offers on AWS (beyond them, only
 /// `experimental_instance_types`).
@@ -93,8 +111,7 @@ impl AwsCompute {
 
     /// Instance type → zones where it is offered, in one region.
     async fn offerings(&self, region: &str) -> Result<HashMap<String, Vec<String>>> {
-        let sdk = sdk_config(&self.config.creds, region, self.endpoint_url.as_deref()).await;
-        let client = aws_sdk_ec2::Client::new(&sdk);
+        let client = self.ec2(region).await;
         let mut pages = client
             .describe_instance_type_offerings()
             .location_type(LocationType::AvailabilityZone)
@@ -113,6 +130,143 @@ impl AwsCompute {
         }
         Ok(zones)
     }
+}
+
+/// What `RunInstances` needs besides the subnet.
+struct Launch<'a> {
+    offer: &'a InstanceOfferWithAvailability,
+    config: &'a InstanceConfiguration,
+    image_id: &'a str,
+    security_group: &'a str,
+    key_name: Option<&'a str>,
+    user_data: &'a str,
+    tags: &'a Tags,
+}
+
+impl AwsCompute {
+    async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        crate::client::ec2(&self.config.creds, region, self.endpoint_url.as_deref()).await
+    }
+
+    /// One `RunInstances` in `subnet_id`; returns the instance ID. A spot instance's one-time
+    /// request is cancelled at once (the instance stays); if that fails, the instance is
+    /// terminated so that nothing is left behind.
+    async fn launch(
+        &self,
+        client: &aws_sdk_ec2::Client,
+        launch: &Launch<'_>,
+        subnet_id: &str,
+    ) -> Result<String> {
+        let resources = &launch.offer.offer.instance.resources;
+        let public = self.config.public_ips.unwrap_or(true);
+        let mut request = client
+            .run_instances()
+            .image_id(launch.image_id)
+            .instance_type(InstanceType::from(launch.offer.offer.instance.name.as_str()))
+            .min_count(1)
+            .max_count(1)
+            .user_data(BASE64.encode(launch.user_data))
+            .set_key_name(launch.key_name.map(str::to_owned))
+            .network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .subnet_id(subnet_id)
+                    .groups(launch.security_group)
+                    .associate_public_ip_address(public)
+                    .build(),
+            )
+            .tag_specifications(tags::specification(ResourceType::Instance, launch.tags))
+            .tag_specifications(tags::specification(ResourceType::Volume, launch.tags));
+        let disk_gib = (resources.disk.size_mib as f64 / 1024.0).round() as i32;
+        if disk_gib > 0 {
+            request = request.block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name("/dev/sda1")
+                    .ebs(
+                        EbsBlockDevice::builder()
+                            .volume_size(disk_gib)
+                            .volume_type(VolumeType::Gp2)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        if let Some(profile) = &self.config.iam_instance_profile {
+            request = request.iam_instance_profile(
+                IamInstanceProfileSpecification::builder().name(profile).build(),
+            );
+        }
+        if resources.spot {
+            request = request.instance_market_options(
+                InstanceMarketOptionsRequest::builder()
+                    .market_type(MarketType::Spot)
+                    .spot_options(
+                        SpotMarketOptions::builder()
+                            .spot_instance_type(SpotInstanceType::OneTime)
+                            .instance_interruption_behavior(InstanceInterruptionBehavior::Terminate)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        if let Some(reservation) = &launch.config.reservation {
+            request = request.capacity_reservation_specification(
+                CapacityReservationSpecification::builder()
+                    .capacity_reservation_target(
+                        CapacityReservationTarget::builder()
+                            .capacity_reservation_id(reservation)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        let answer = request.send().await.map_err(|err| {
+            if err.code() == Some("InvalidParameterValue") {
+                BackendError::new(
+                    ErrorKind::InvalidConfig,
+                    format!("Invalid AWS request: {}", err.message().unwrap_or_default()),
+                )
+                .for_backend(BackendType::Aws)
+            } else {
+                from_sdk("RunInstances", err)
+            }
+        })?;
+        let instance = answer.instances().first().ok_or_else(|| {
+            BackendError::new(ErrorKind::Unexpected, "AWS RunInstances returned no instance")
+                .for_backend(BackendType::Aws)
+        })?;
+        let id = instance.instance_id().unwrap_or_default().to_owned();
+        if let Some(request_id) = instance.spot_instance_request_id().filter(|_| resources.spot) {
+            let cancelled = client
+                .cancel_spot_instance_requests()
+                .spot_instance_request_ids(request_id)
+                .send()
+                .await;
+            if let Err(err) = cancelled {
+                tracing::warn!(
+                    "cancelling spot request {request_id} failed ({err:?}); terminating {id}"
+                );
+                terminate(client, &id).await?;
+                return Err(no_capacity("Failed to cancel the spot instance request"));
+            }
+        }
+        Ok(id)
+    }
+}
+
+/// Terminates an instance; one that does not exist (any more) is success.
+async fn terminate(client: &aws_sdk_ec2::Client, instance_id: &str) -> Result<()> {
+    match client.terminate_instances().instance_ids(instance_id).send().await {
+        Err(err) if err.code() == Some("InvalidInstanceID.NotFound") => {
+            tracing::debug!("instance {instance_id} not found: nothing to terminate");
+            Ok(())
+        }
+        other => other.map(drop).map_err(|e| from_sdk("TerminateInstances", e)),
+    }
+}
+
+fn no_capacity(message: &str) -> BackendError {
+    BackendError::new(ErrorKind::NoCapacity, message).for_backend(BackendType::Aws)
 }
 
 #[async_trait]
@@ -164,12 +318,147 @@ impl Compute for AwsCompute {
             .collect())
     }
 
+    async fn create_instance(
+        &self,
+        offer: &InstanceOfferWithAvailability,
+        config: &InstanceConfiguration,
+    ) -> Result<ProvisioningData> {
+        let region = &offer.offer.region;
+        if offer.availability_zones.as_ref().is_some_and(Vec::is_empty) {
+            return Err(no_capacity("No eligible availability zones"));
+        }
+        let client = self.ec2(region).await;
+        let name = unique_instance_name(config);
+        let instance_tags = tags::valid_only(merge_tags(
+            instance_base_tags(&name, config),
+            self.config.tags.as_ref(),
+            config.tags.as_ref(),
+        ));
+        let shared_tags = tags::valid_only(merge_tags(
+            IndexMap::from([
+                ("owner".to_owned(), "dstack".to_owned()),
+                ("dstack_project".to_owned(), config.project_name.clone()),
+            ]),
+            self.config.tags.as_ref(),
+            None,
+        ));
+        let network =
+            network::resolve(&client, &self.config, region, offer.availability_zones.as_deref())
+                .await?;
+        let resources = &offer.offer.instance.resources;
+        let image =
+            ImageQuery::for_instance(!resources.gpus.is_empty(), self.config.os_images.as_ref())?;
+        let image_id = images::find(&client, &image, region).await?;
+        let security_group = security::ensure_security_group(
+            &client,
+            &config.project_name,
+            &network.vpc_id,
+            &shared_tags,
+        )
+        .await?;
+        let key_name = match config.ssh_keys.first() {
+            Some(key) => Some(
+                security::ensure_key_pair(&client, &config.project_name, &key.public, &shared_tags)
+                    .await?,
+            ),
+            None => None,
+        };
+        let authorized_keys: Vec<String> =
+            config.ssh_keys.iter().map(|k| k.public.clone()).collect();
+        let arch = match resources.cpu_arch {
+            Some(CpuArchitecture::Arm) => "arm64",
+            _ => "amd64",
+        };
+        let user_data = user_data(
+            &authorized_keys,
+            &AgentDownloads::from_env(arch),
+            // Custom images may lack ufw: rely on the security group instead.
+            self.config.os_images.is_some(),
+        );
+        let launch = Launch {
+            offer,
+            config,
+            image_id: &image_id,
+            security_group: &security_group,
+            key_name: key_name.as_deref(),
+            user_data: &user_data,
+            tags: &instance_tags,
+        };
+        let mut last_error = None;
+        let mut tried = HashSet::new();
+        for subnet in &network.subnets {
+            if !tried.insert(subnet.zone.as_str()) {
+                continue;
+            }
+            tracing::debug!("trying {} in {}", offer.offer.instance.name, subnet.zone);
+            match self.launch(&client, &launch, &subnet.id).await {
+                Ok(instance) => {
+                    return Ok(ProvisioningData {
+                        backend: BackendType::Aws,
+                        instance_type: offer.offer.instance.clone(),
+                        instance_id: instance,
+                        hostname: None,
+                        internal_ip: None,
+                        region: region.clone(),
+                        availability_zone: Some(subnet.zone.clone()),
+                        price: offer.offer.price,
+                        username: image.user.clone(),
+                        ssh_port: None,
+                        dockerized: true,
+                        backend_data: None,
+                    });
+                }
+                Err(err) if err.kind().try_next_offer() || err.kind().is_temporary() => {
+                    tracing::info!("no {} in {}: {err}", offer.offer.instance.name, subnet.zone);
+                    last_error = Some(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| no_capacity("No subnet in an eligible availability zone")))
+    }
+
+    async fn update_provisioning_data(&self, data: &mut ProvisioningData) -> Result<()> {
+        let client = self.ec2(&data.region).await;
+        let answer = client.describe_instances().instance_ids(&data.instance_id).send().await;
+        let answer = match answer {
+            // Not visible yet (AWS is eventually consistent): wait for it.
+            Err(err) if err.code() == Some("InvalidInstanceID.NotFound") => return Ok(()),
+            other => other.map_err(|e| from_sdk("DescribeInstances", e))?,
+        };
+        let Some(instance) = answer.reservations().iter().flat_map(|r| r.instances()).next() else {
+            return Ok(());
+        };
+        let state = instance.state().and_then(|s| s.name());
+        match state {
+            Some(InstanceStateName::Pending) => return Ok(()),
+            Some(InstanceStateName::Running) => {}
+            other => {
+                let state = other.map_or("unknown", |s| s.as_str());
+                return Err(BackendError::new(
+                    ErrorKind::Unexpected,
+                    format!("Failed to get instance IP address. Instance state is {state}."),
+                )
+                .for_backend(BackendType::Aws));
+            }
+        }
+        let public = self.config.public_ips.unwrap_or(true);
+        data.internal_ip = instance.private_ip_address().map(str::to_owned);
+        data.hostname = if public {
+            instance.public_ip_address().map(str::to_owned)
+        } else {
+            data.internal_ip.clone()
+        };
+        data.ssh_port = Some(22);
+        Ok(())
+    }
+
     async fn terminate_instance(
         &self,
-        _id: &str,
-        _region: &str,
-        _data: Option<&str>,
+        instance_id: &str,
+        region: &str,
+        _backend_data: Option<&str>,
     ) -> Result<()> {
-        Err(BackendError::unsupported(BackendType::Aws, "terminating instances yet"))
+        terminate(&self.ec2(region).await, instance_id).await
     }
 }

@@ -1,6 +1,6 @@
 //! Configuring AWS: dstack's checks in dstack's order (default-credentials gate, STS
-//! `GetCallerIdentity`, tags, VPC options), then the stored record with the default regions
-//! filled in.
+//! `GetCallerIdentity`, tags, IAM instance profile, VPC options, then each region's VPC and
+//! subnets), then the stored record with the default regions filled in.
 
 use std::sync::Arc;
 
@@ -13,8 +13,13 @@ use dstack_core::config::{BackendConfigWithCreds, BackendType};
 use dstack_core::error::Result;
 use dstack_core::{Backend, BackendError, BackendRecord, Configurator, ErrorKind};
 
+use aws_config::SdkConfig;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use futures::future::join_all;
+
 use crate::client::sdk_config;
 use crate::compute::AwsCompute;
+use crate::{network, tags};
 
 /// Where dstack's images are published: the regions used when `regions` is omitted.
 pub const DEFAULT_REGIONS: [&str; 11] = [
@@ -71,24 +76,56 @@ fn invalid_config(message: impl Into<String>) -> BackendError {
 /// AWS's tag rules, as dstack checks them.
 fn check_tags(config: &AwsBackendConfig) -> Result<()> {
     let Some(tags) = &config.tags else { return Ok(()) };
-    if tags.len() > 25 {
-        return Err(invalid_config("Maximum number of tags exceeded. Up to 25 tags is allowed."));
+    if tags.len() > tags::MAX_TAGS {
+        return Err(invalid_config(format!(
+            "Maximum number of tags exceeded. Up to {} tags is allowed.",
+            tags::MAX_TAGS
+        )));
     }
-    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
-    let valid = tags.iter().all(|(key, value)| {
-        (1..=128).contains(&key.chars().count())
-            && !key.starts_with("aws:")
-            && key.chars().all(allowed)
-            && value.chars().count() <= 256
-            && value.chars().all(allowed)
-    });
-    if valid {
+    if tags.iter().all(|(key, value)| tags::is_valid(key, value)) {
         Ok(())
     } else {
         Err(invalid_config(
             "Invalid resource tags. See tags restrictions: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions",
         ))
     }
+}
+
+/// The configured instance profile must exist.
+async fn check_iam_instance_profile(config: &AwsBackendConfig, sdk: &SdkConfig) -> Result<()> {
+    let Some(profile) = &config.iam_instance_profile else { return Ok(()) };
+    let answer = aws_sdk_iam::Client::new(sdk)
+        .get_instance_profile()
+        .instance_profile_name(profile)
+        .send()
+        .await;
+    match answer {
+        Ok(_) => Ok(()),
+        Err(err) if err.code() == Some("NoSuchEntity") => {
+            Err(invalid_config(format!("IAM instance profile {profile} not found")))
+        }
+        Err(err) => {
+            tracing::warn!("checking IAM instance profile {profile} failed: {err:?}");
+            Err(invalid_config(format!("Failed to check IAM instance profile {profile}")))
+        }
+    }
+}
+
+/// Every configured region must have a VPC with subnets that fit `public_ips`; all regions
+/// are looked up at once.
+async fn check_networks(config: &AwsBackendConfig, endpoint_url: Option<&str>) -> Result<()> {
+    let regions = config
+        .regions
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect());
+    let lookups = regions.iter().map(|region| async move {
+        let client = crate::client::ec2(&config.creds, region, endpoint_url).await;
+        network::resolve(&client, config, region, None).await
+    });
+    for result in join_all(lookups).await {
+        result?;
+    }
+    Ok(())
 }
 
 /// dstack's VPC option rules (the per-region lookups come with instance creation).
@@ -156,7 +193,9 @@ impl Configurator for AwsConfigurator {
             );
         }
         check_tags(config)?;
-        check_vpc_options(config)
+        check_iam_instance_profile(config, &sdk).await?;
+        check_vpc_options(config)?;
+        check_networks(config, self.endpoint_url.as_deref()).await
     }
 
     async fn create_backend(

@@ -23,7 +23,13 @@ where
         (_, "InstanceLimitExceeded" | "VcpuLimitExceeded" | "MaxSpotInstanceCountExceeded") => {
             ErrorKind::QuotaExceeded
         }
-        (_, c) if c.starts_with("InvalidAMIID") || c.ends_with(".NotFound") => ErrorKind::NotFound,
+        (_, c)
+            if c.starts_with("InvalidAMIID")
+                || c == "InvalidInstanceType"
+                || c.ends_with(".NotFound") =>
+        {
+            ErrorKind::NotFound
+        }
         (SdkError::ServiceError(service), _) if service.raw().status().is_server_error() => {
             ErrorKind::Transient
         }

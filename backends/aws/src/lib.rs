@@ -5,9 +5,14 @@ mod client;
 mod compute;
 mod configurator;
 mod error;
+pub mod images;
+pub mod network;
+pub mod security;
+mod tags;
 
 use std::sync::Arc;
 
+pub use compute::AwsCompute;
 pub use configurator::{AwsConfigurator, DEFAULT_REGIONS};
 
 /// Registers the AWS configurator; its offers come from `catalog`. The SDK honours

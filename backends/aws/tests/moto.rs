@@ -1,43 +1,14 @@
-//! The AWS backend with the real AWS SDK against moto. `cargo xtask test` starts moto and
-//! sets `DSTACK_TEST_MOTO_URL`; without it the moto tests say so and pass.
+//! The AWS configurator and offers with the real AWS SDK against moto (see `common`).
 
-use std::sync::Arc;
+mod common;
 
+use common::{KEYS, aws, catalog, moto};
 use dstack_backend_aws::{AwsConfigurator, DEFAULT_REGIONS};
-use dstack_catalog::{Catalog, Source};
 use dstack_core::backend::ValidationContext;
 use dstack_core::config::BackendConfigWithCreds;
 use dstack_core::config::load::from_yaml;
 use dstack_core::resources::Requirements;
 use dstack_core::{Configurator, ErrorKind};
-
-fn moto() -> Option<String> {
-    let url = std::env::var("DSTACK_TEST_MOTO_URL").ok();
-    if url.is_none() {
-        eprintln!("DSTACK_TEST_MOTO_URL is not set: skipping (run `cargo xtask test`)");
-    }
-    url
-}
-
-const CATALOG: &str = "instance_name,location,price,cpu,memory,gpu_count,gpu_name,gpu_memory,spot,disk_size,gpu_vendor,flags,cpu_arch,provider_data
-p4d.24xlarge,us-east-1,32.7726,96,1152.0,8,A100,40.0,False,,nvidia,,x86,{}
-g5.xlarge,eu-west-1,1.123,4,16.0,1,A10G,24.0,False,,nvidia,,x86,{}
-x1.32xlarge,us-east-1,13.338,128,1952.0,0,,,False,,,,x86,{}
-c5.2xlarge,us-east-1,0.34,8,16.0,0,,,False,,,,x86,{}
-";
-
-fn catalog() -> (tempfile::TempDir, Arc<Catalog>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("aws.csv"), CATALOG).unwrap();
-    let catalog = Arc::new(Catalog::new(Source::PlainDirectory(dir.path().to_owned()), None));
-    (dir, catalog)
-}
-
-fn aws(yaml: &str) -> BackendConfigWithCreds {
-    from_yaml(&format!("type: aws\n{yaml}")).unwrap()
-}
-
-const KEYS: &str = "creds: {type: access_key, access_key: AKIAIOSFODNN7EXAMPLE, secret_key: wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY}\n";
 
 #[tokio::test]
 async fn unreachable_api_means_invalid_credentials_on_both_keys() {
@@ -119,7 +90,87 @@ async fn dstacks_config_rules_after_the_credential_check() {
         .1,
         "`vpc_ids` not configured for regions [\"eu-west-1\"]. Configure `vpc_ids` for all regions specified in `regions`."
     );
-    check("regions: [us-east-1]\ndefault_vpcs: false\nvpc_ids: {us-east-1: vpc-1}\ntags: {team: ml}\n").await.unwrap();
+    // The per-region lookups come last.
+    assert_eq!(
+        check("regions: [us-east-1]\ndefault_vpcs: false\nvpc_ids: {us-east-1: vpc-1}\n")
+            .await
+            .unwrap_err()
+            .1,
+        "Failed to find VPC vpc-1 in region us-east-1"
+    );
+    assert_eq!(
+        check("regions: [us-east-1, us-west-2]\nvpc_name: nowhere\n").await.unwrap_err().1,
+        "No VPC named nowhere in region us-east-1"
+    );
+    assert_eq!(
+        check("regions: [us-east-1]\npublic_ips: false\n").await.unwrap_err().1,
+        "Failed to find private subnets with NAT for default VPC in region us-east-1"
+    );
+    check("regions: [us-east-1, eu-west-1]\ntags: {team: ml}\n").await.unwrap();
+}
+
+#[tokio::test]
+async fn iam_instance_profile_must_exist() {
+    let Some(url) = moto() else { return };
+    let configurator = AwsConfigurator::new(catalog().1).with_endpoint_url(&url);
+    let config = |profile: &str| {
+        aws(&format!("regions: [us-east-1]\niam_instance_profile: {profile}\n{KEYS}"))
+    };
+    let err = configurator
+        .validate_config(&config("missing-profile"), &ValidationContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.message()),
+        (ErrorKind::InvalidConfig, "IAM instance profile missing-profile not found")
+    );
+    let iam = common::iam(&url);
+    // Already there when moto is reused between runs.
+    let _ = iam.create_instance_profile().instance_profile_name("dstack-workers").send().await;
+    configurator
+        .validate_config(&config("dstack-workers"), &ValidationContext::default())
+        .await
+        .unwrap();
+}
+
+/// A loopback STS that answers 503, then throttles, then answers: the SDK's retries with
+/// backoff get through, with every attempt counted.
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let attempt = counter.fetch_add(1, Ordering::SeqCst);
+            let mut request = vec![0; 64 * 1024];
+            let _ = socket.read(&mut request).await;
+            let (status, body) = match attempt {
+                0 => ("503 Service Unavailable", "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>busy</Message></Error><RequestId>1</RequestId></ErrorResponse>".to_owned()),
+                1 => ("400 Bad Request", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>2</RequestId></ErrorResponse>".to_owned()),
+                _ => ("200 OK", "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/test</Arn><UserId>AIDA</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>3</RequestId></ResponseMetadata></GetCallerIdentityResponse>".to_owned()),
+            };
+            let answer = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+        }
+    });
+    let configurator =
+        AwsConfigurator::new(catalog().1).with_endpoint_url(format!("http://{address}"));
+    // No regions: the credential check is the only call.
+    configurator
+        .validate_config(&aws(&format!("regions: []\n{KEYS}")), &ValidationContext::default())
+        .await
+        .unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ pub use secret::Secret;
 pub mod backend;
 pub mod error;
 pub mod offers;
+pub mod provisioning;
 pub mod resources;
 
 pub use backend::{Backend, BackendRecord, Capabilities, Compute, Configurator, Registry};

@@ -1,9 +1,14 @@
 //! Test helpers shared by the server's and the backends' tests.
 //!
+//! [`conformance`] is the behaviour every backend's compute must show, run by each backend's
+//! tests against its emulator.
+//!
 //! [`FakeConfigurator`] stands in for a backend's configurator where the server's own logic is
 //! under test (the API's backend endpoints, config.yml apply): it accepts credentials whose key
 //! starts with `GOOD` and refuses others with dstack's "Invalid credentials" error, the way
 //! dstack's recorded API samples were made. It never stands in for a backend under test.
+
+pub mod conformance;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

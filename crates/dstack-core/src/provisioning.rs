@@ -1,0 +1,251 @@
+//! What every VM-based backend does the same way when it creates an instance: the instance's
+//! name, its tags, and the cloud-init user data that installs and starts dstack's agent
+//! (`dstack-shim`), as dstack 0.22.5 does.
+
+use indexmap::IndexMap;
+use rand::Rng;
+
+use crate::offers::InstanceConfiguration;
+
+/// The dstack release whose agent instances run, unless `DSTACK_SHIM_VERSION` /
+/// `DSTACK_RUNNER_VERSION` say otherwise.
+pub const DSTACK_VERSION: &str = "0.22.5";
+
+/// Version of dstack's VM base images (the CPU AMI's name is `dstack-<version>`), unless
+/// `DSTACK_VM_BASE_IMAGE_VERSION` says otherwise.
+pub const VM_BASE_IMAGE_VERSION: &str = "0.14";
+
+/// The base image's name (`[prefix]dstack-<version>`), with dstack's staging overrides
+/// `DSTACK_VM_BASE_IMAGE_PREFIX` and `DSTACK_VM_BASE_IMAGE_VERSION`.
+pub fn vm_base_image_name() -> String {
+    let prefix = std::env::var("DSTACK_VM_BASE_IMAGE_PREFIX").unwrap_or_default();
+    let version = std::env::var("DSTACK_VM_BASE_IMAGE_VERSION")
+        .unwrap_or_else(|_| VM_BASE_IMAGE_VERSION.to_owned());
+    format!("{prefix}dstack-{version}")
+}
+
+const SHIM_HTTP_PORT: u16 = 10998;
+const RUNNER_HTTP_PORT: u16 = 10999;
+const RUNNER_SSH_PORT: u16 = 10022;
+const SHIM_RESTART_INTERVAL_SECONDS: u32 = 3;
+const BIN_DIR: &str = "/usr/local/bin";
+const WORKING_DIR: &str = "/root/.dstack";
+/// Subnets the instance's firewall lets in besides SSH (dstack's private ranges).
+const PRIVATE_SUBNETS: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+const MAX_NAME_LENGTH: usize = 60;
+const NAME_SUFFIX_LENGTH: usize = 8;
+
+/// A unique cloud name for an instance: `dstack-<project>-<instance>-<8 random chars>`, at
+/// most 60 characters; the project is left out when it is not a valid resource name everywhere.
+pub fn unique_instance_name(config: &InstanceConfiguration) -> String {
+    let valid_project = {
+        let name = &config.project_name;
+        (2..=41).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    let mut prefix = if valid_project {
+        format!("dstack-{}-{}", config.project_name, config.instance_name)
+    } else {
+        format!("dstack-{}", config.instance_name)
+    };
+    prefix.truncate(MAX_NAME_LENGTH - NAME_SUFFIX_LENGTH - 1);
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let suffix: String =
+        (0..NAME_SUFFIX_LENGTH).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect();
+    format!("{prefix}-{suffix}")
+}
+
+/// The tags of a created resource: dstack's own first, then the backend's configured tags,
+/// then the run's; an earlier source wins, so users cannot override what admins set.
+pub fn merge_tags(
+    base: IndexMap<String, String>,
+    backend: Option<&IndexMap<String, String>>,
+    resource: Option<&IndexMap<String, String>>,
+) -> IndexMap<String, String> {
+    let mut tags = base;
+    for extra in [backend, resource].into_iter().flatten() {
+        for (key, value) in extra {
+            tags.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    tags
+}
+
+/// dstack's own tags of an instance.
+pub fn instance_base_tags(name: &str, config: &InstanceConfiguration) -> IndexMap<String, String> {
+    IndexMap::from([
+        ("Name".to_owned(), name.to_owned()),
+        ("owner".to_owned(), "dstack".to_owned()),
+        ("dstack_project".to_owned(), config.project_name.clone()),
+        ("dstack_name".to_owned(), config.instance_name.clone()),
+        ("dstack_user".to_owned(), config.user.clone()),
+    ])
+}
+
+/// Where instances download dstack's agent from: dstack's release bucket for `version`, or
+/// the `DSTACK_SHIM_DOWNLOAD_URL` / `DSTACK_RUNNER_DOWNLOAD_URL` templates (`{version}`,
+/// `{arch}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDownloads {
+    pub shim_url: String,
+    pub runner_url: String,
+}
+
+impl AgentDownloads {
+    /// The URLs for `arch` (`amd64` or `arm64`), from dstack's environment variables.
+    pub fn from_env(arch: &str) -> Self {
+        let url = |component: &str| {
+            let upper = component.to_ascii_uppercase();
+            let version = std::env::var("DSTACK_VERSION")
+                .or_else(|_| std::env::var(format!("DSTACK_{upper}_VERSION")))
+                .unwrap_or_else(|_| DSTACK_VERSION.to_owned());
+            let template =
+                std::env::var(format!("DSTACK_{upper}_DOWNLOAD_URL")).unwrap_or_else(|_| {
+                    format!(
+                        "https://dstack-runner-downloads.s3.eu-west-1.amazonaws.com/{{version}}/binaries/dstack-{component}-linux-{{arch}}"
+                    )
+                });
+            template.replace("{version}", &version).replace("{arch}", arch)
+        };
+        Self { shim_url: url("shim"), runner_url: url("runner") }
+    }
+}
+
+/// cloud-init user data that authorizes `authorized_keys`, sets up the firewall (unless the
+/// image may lack `ufw`) and starts `dstack-shim`, restarting it if it exits.
+pub fn user_data(
+    authorized_keys: &[String],
+    downloads: &AgentDownloads,
+    skip_firewall_setup: bool,
+) -> String {
+    let shim = format!("{BIN_DIR}/dstack-shim");
+    let mut commands: Vec<String> = vec![
+        // NVIDIA's container toolkit and Docker disagree on the cgroup driver on some images.
+        "/bin/sh -c 'grep -q nvidia /etc/docker/daemon.json && ! grep -q native.cgroupdriver /etc/docker/daemon.json && jq '\\''.\"exec-opts\" = ((.\"exec-opts\" // []) + [\"native.cgroupdriver=cgroupfs\"])'\\'' /etc/docker/daemon.json > /tmp/daemon.json && sudo mv /tmp/daemon.json /etc/docker/daemon.json && sudo service docker restart || true'".to_owned(),
+    ];
+    if !skip_firewall_setup {
+        commands.extend(
+            ["ufw --force reset", "ufw default deny incoming", "ufw default allow outgoing"]
+                .map(str::to_owned),
+        );
+        commands.push("ufw allow ssh".to_owned());
+        commands.extend(PRIVATE_SUBNETS.iter().map(|subnet| format!("ufw allow from {subnet}")));
+        commands.push("ufw --force enable".to_owned());
+    }
+    commands.extend([
+        "dlpath=$(sudo mktemp -t dstack-shim.XXXXXXXXXX)".to_owned(),
+        format!(
+            "sudo curl -sS --compressed --connect-timeout 60 --max-time 240 --retry 1 --output \"$dlpath\" \"{}\"",
+            downloads.shim_url
+        ),
+        format!("sudo mv \"$dlpath\" {shim}"),
+        format!("sudo chmod +x {shim}"),
+        format!("{{ sudo chcon system_u:object_r:bin_t:s0 {shim} 2>/dev/null || true; }}"),
+        format!("sudo mkdir {WORKING_DIR} -p"),
+    ]);
+    let env = [
+        ("DSTACK_SHIM_HOME", WORKING_DIR.to_owned()),
+        ("DSTACK_SHIM_HTTP_PORT", SHIM_HTTP_PORT.to_string()),
+        ("DSTACK_SHIM_LOG_LEVEL", "5".to_owned()),
+        ("DSTACK_RUNNER_DOWNLOAD_URL", downloads.runner_url.clone()),
+        ("DSTACK_RUNNER_BINARY_PATH", format!("{BIN_DIR}/dstack-runner")),
+        ("DSTACK_RUNNER_HTTP_PORT", RUNNER_HTTP_PORT.to_string()),
+        ("DSTACK_RUNNER_SSH_PORT", RUNNER_SSH_PORT.to_string()),
+        ("DSTACK_RUNNER_LOG_LEVEL", "5".to_owned()),
+    ];
+    commands.extend(env.iter().map(|(key, value)| format!("export \"{key}={value}\"")));
+    commands.push(format!(
+        "nohup sh -c 'while true; do {shim}; sleep {SHIM_RESTART_INTERVAL_SECONDS}; done' &"
+    ));
+    // JSON strings are valid YAML double-quoted scalars, so they need no YAML escaping of
+    // their own.
+    let quote = |s: &str| serde_json::to_string(s).expect("strings serialize");
+    let mut out = String::from("#cloud-config\nruncmd:\n- - sh\n  - -c\n");
+    out.push_str(&format!("  - {}\n", quote(&commands.join(" && "))));
+    out.push_str("ssh_authorized_keys:\n");
+    for key in authorized_keys {
+        out.push_str(&format!("- {}\n", quote(key.trim())));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(project: &str) -> InstanceConfiguration {
+        InstanceConfiguration {
+            project_name: project.to_owned(),
+            instance_name: "fleet-0".to_owned(),
+            instance_id: "id".to_owned(),
+            ssh_keys: vec![],
+            user: "admin".to_owned(),
+            reservation: None,
+            tags: None,
+        }
+    }
+
+    #[test]
+    fn instance_names_are_unique_bounded_and_keep_valid_projects() {
+        let a = unique_instance_name(&config("main"));
+        let b = unique_instance_name(&config("main"));
+        assert!(
+            a.starts_with("dstack-main-fleet-0-") && a.len() == "dstack-main-fleet-0-".len() + 8
+        );
+        assert_ne!(a, b);
+        assert!(unique_instance_name(&config("Main_Project")).starts_with("dstack-fleet-0-"));
+        let long = InstanceConfiguration { instance_name: "x".repeat(100), ..config("main") };
+        assert_eq!(unique_instance_name(&long).len(), MAX_NAME_LENGTH);
+    }
+
+    #[test]
+    fn earlier_tag_sources_win() {
+        let base = IndexMap::from([("owner".to_owned(), "dstack".to_owned())]);
+        let backend = IndexMap::from([
+            ("owner".to_owned(), "admin".to_owned()),
+            ("team".to_owned(), "ml".to_owned()),
+        ]);
+        let run = IndexMap::from([
+            ("team".to_owned(), "other".to_owned()),
+            ("run".to_owned(), "1".to_owned()),
+        ]);
+        let tags = merge_tags(base, Some(&backend), Some(&run));
+        let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("owner", "dstack"), ("team", "ml"), ("run", "1")]);
+    }
+
+    #[test]
+    fn user_data_is_cloud_config_that_starts_the_shim() {
+        let downloads = AgentDownloads {
+            shim_url: "https://example/shim".to_owned(),
+            runner_url: "https://example/runner".to_owned(),
+        };
+        let data = user_data(&["ssh-ed25519 AAAA key\n".to_owned()], &downloads, false);
+        let json = crate::yaml::node::parse(&data).expect("user data is YAML").root.to_json();
+        let script = json["runcmd"][0][2].as_str().unwrap();
+        assert!(script.contains("\"https://example/shim\""), "{script}");
+        assert!(script.contains("export \"DSTACK_RUNNER_DOWNLOAD_URL=https://example/runner\""));
+        assert!(script.contains("ufw allow from 10.0.0.0/8"));
+        assert!(script.ends_with("sleep 3; done' &"));
+        assert_eq!(json["ssh_authorized_keys"][0], "ssh-ed25519 AAAA key");
+        assert!(data.starts_with("#cloud-config\n"));
+        let without_firewall = user_data(&[], &downloads, true);
+        assert!(!without_firewall.contains("ufw"));
+    }
+
+    #[test]
+    fn default_downloads_are_dstack_release_binaries() {
+        let downloads = AgentDownloads::from_env("amd64");
+        if std::env::var_os("DSTACK_SHIM_DOWNLOAD_URL").is_none()
+            && std::env::var_os("DSTACK_VERSION").is_none()
+            && std::env::var_os("DSTACK_SHIM_VERSION").is_none()
+        {
+            assert_eq!(
+                downloads.shim_url,
+                "https://dstack-runner-downloads.s3.eu-west-1.amazonaws.com/0.22.5/binaries/dstack-shim-linux-amd64"
+            );
+        }
+    }
+}
