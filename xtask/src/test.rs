@@ -8,15 +8,41 @@ use std::time::Instant;
 use crate::postgres::Postgres;
 use crate::schema;
 
+/// The backend features of `dstack-server`: every feature in its Cargo.toml but `default`.
+fn backend_features() -> Result<Vec<String>, String> {
+    let path = crate::schema::root().join("crates/dstack-server/Cargo.toml");
+    let manifest =
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let features = manifest
+        .lines()
+        .skip_while(|line| line.trim() != "[features]")
+        .skip(1)
+        .take_while(|line| !line.starts_with('['))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim().to_owned()))
+        .filter(|name| !name.is_empty() && !name.starts_with('#') && name != "default")
+        .collect();
+    Ok(features)
+}
+
 /// Runs every step, stopping at the first failure.
 pub fn run() -> Result<(), String> {
     step("formatting", || cargo(&["fmt", "--all", "--check"]))?;
     step("clippy", || {
         cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])
     })?;
-    step("slim build (no backends)", || {
-        cargo(&["check", "--quiet", "-p", "dstack-server", "--no-default-features"])
-    })?;
+    // Slim servers: none and each backend alone. Clippy reuses the workspace run's artifacts.
+    for feature in std::iter::once(None).chain(backend_features()?.into_iter().map(Some)) {
+        let label = feature.as_deref().map_or("no backends".to_owned(), |f| format!("only `{f}`"));
+        step(&format!("slim build ({label})"), || {
+            let mut args =
+                vec!["clippy", "--quiet", "-p", "dstack-server", "--no-default-features"];
+            if let Some(feature) = &feature {
+                args.extend(["--features", feature]);
+            }
+            args.extend(["--", "-D", "warnings"]);
+            cargo(&args)
+        })?;
+    }
     step("generated files", || {
         let stale = schema::stale();
         if stale.is_empty() {

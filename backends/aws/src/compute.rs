@@ -134,6 +134,9 @@ impl AwsCompute {
 
 /// What `RunInstances` needs besides the subnet.
 struct Launch<'a> {
+    /// The instance's unique name; with the zone, it makes the idempotency token, so that a
+    /// retried `RunInstances` never starts a second instance.
+    name: &'a str,
     offer: &'a InstanceOfferWithAvailability,
     config: &'a InstanceConfiguration,
     image_id: &'a str,
@@ -156,11 +159,16 @@ impl AwsCompute {
         client: &aws_sdk_ec2::Client,
         launch: &Launch<'_>,
         subnet_id: &str,
+        zone: &str,
     ) -> Result<String> {
         let resources = &launch.offer.offer.instance.resources;
         let public = self.config.public_ips.unwrap_or(true);
+        // AWS keeps client tokens of at most 64 characters.
+        let mut token = format!("{}-{zone}", launch.name);
+        token.truncate(64);
         let mut request = client
             .run_instances()
+            .client_token(token)
             .image_id(launch.image_id)
             .instance_type(InstanceType::from(launch.offer.offer.instance.name.as_str()))
             .min_count(1)
@@ -376,6 +384,7 @@ impl Compute for AwsCompute {
             self.config.os_images.is_some(),
         );
         let launch = Launch {
+            name: &name,
             offer,
             config,
             image_id: &image_id,
@@ -391,7 +400,7 @@ impl Compute for AwsCompute {
                 continue;
             }
             tracing::debug!("trying {} in {}", offer.offer.instance.name, subnet.zone);
-            match self.launch(&client, &launch, &subnet.id).await {
+            match self.launch(&client, &launch, &subnet.id, &subnet.zone).await {
                 Ok(instance) => {
                     return Ok(ProvisioningData {
                         backend: BackendType::Aws,

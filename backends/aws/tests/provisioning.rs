@@ -185,14 +185,22 @@ async fn conformance_and_what_aws_creates() {
 }
 
 #[tokio::test]
-async fn spot_instances_keep_running_without_their_request() {
+async fn spot_instances_with_an_instance_profile() {
     let Some(url) = moto() else { return };
-    let compute = compute(&url, "regions: [us-east-2]\n").await;
+    // Already there when moto is reused between runs.
+    let _ = common::iam(&url)
+        .create_instance_profile()
+        .instance_profile_name("spot-workers")
+        .send()
+        .await;
+    let compute = compute(&url, "regions: [us-east-2]\niam_instance_profile: spot-workers\n").await;
     let spot = offer(&*compute, "c5.2xlarge", true).await;
     assert!(spot.offer.instance.resources.spot);
     let data = compute.create_instance(&spot, &instance_config("spot")).await.unwrap();
     let instance = describe(&url, "us-east-2", &data.instance_id).await;
     assert_eq!(instance.instance_lifecycle().map(|l| l.as_str()), Some("spot"));
+    let profile = instance.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default();
+    assert!(profile.ends_with("/spot-workers"), "{profile}");
     // moto launches the spot instance without a spot request, so the request's cancellation
     // (AWS keeps the instance) cannot be observed here.
     compute.terminate_instance(&data.instance_id, "us-east-2", None).await.unwrap();
