@@ -38,7 +38,7 @@ use dstack_core::{BackendError, Compute, ErrorKind};
 use futures::future::join_all;
 use indexmap::IndexMap;
 
-use crate::configurator::DEFAULT_REGIONS;
+use crate::configurator::configured_regions;
 use crate::error::from_sdk;
 use crate::images::{self, ImageQuery};
 use crate::{network, security, tags};
@@ -79,14 +79,6 @@ impl AwsCompute {
         endpoint_url: Option<String>,
     ) -> Self {
         Self { config, catalog, endpoint_url }
-    }
-
-    fn regions(&self) -> Vec<String> {
-        // An empty list means no regions for AWS, as in dstack.
-        self.config
-            .regions
-            .clone()
-            .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect())
     }
 
     fn supported(&self, offer: &InstanceOffer) -> bool {
@@ -291,7 +283,7 @@ impl Compute for AwsCompute {
         &self,
         requirements: &Requirements,
     ) -> Result<Vec<InstanceOfferWithAvailability>> {
-        let regions = self.regions();
+        let regions = configured_regions(&self.config);
         let offers: Vec<InstanceOffer> =
             catalog_offers(&self.catalog, BackendType::Aws, Some(&regions), requirements)
                 .await

@@ -36,6 +36,12 @@ pub const DEFAULT_REGIONS: [&str; 11] = [
     "eu-north-1",
 ];
 
+/// The configured regions, or [`DEFAULT_REGIONS`] when `regions` is omitted. An empty list
+/// means no regions, as in dstack.
+pub(crate) fn configured_regions(config: &AwsBackendConfig) -> Vec<String> {
+    config.regions.clone().unwrap_or_else(|| DEFAULT_REGIONS.map(str::to_owned).to_vec())
+}
+
 /// The region of identity calls.
 const MAIN_REGION: &str = "us-east-1";
 
@@ -114,10 +120,7 @@ async fn check_iam_instance_profile(config: &AwsBackendConfig, sdk: &SdkConfig) 
 /// Every configured region must have a VPC with subnets that fit `public_ips`; all regions
 /// are looked up at once.
 async fn check_networks(config: &AwsBackendConfig, endpoint_url: Option<&str>) -> Result<()> {
-    let regions = config
-        .regions
-        .clone()
-        .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect());
+    let regions = configured_regions(config);
     let lookups = regions.iter().map(|region| async move {
         let client = crate::client::ec2(&config.creds, region, endpoint_url).await;
         network::resolve(&client, config, region, None).await
@@ -142,10 +145,7 @@ fn check_vpc_options(config: &AwsBackendConfig) -> Result<()> {
             }
             return Ok(());
         };
-        let regions: Vec<String> = match &config.regions {
-            Some(regions) => regions.clone(),
-            None => DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect(),
-        };
+        let regions = configured_regions(config);
         let missing: Vec<&String> = regions.iter().filter(|r| !vpc_ids.contains_key(*r)).collect();
         if !missing.is_empty() {
             let hint = if config.regions.is_none() {
@@ -204,9 +204,7 @@ impl Configurator for AwsConfigurator {
         config: BackendConfigWithCreds,
     ) -> Result<BackendRecord> {
         let mut config = Self::aws_config(&config)?.clone();
-        config
-            .regions
-            .get_or_insert_with(|| DEFAULT_REGIONS.iter().map(|r| (*r).to_owned()).collect());
+        config.regions = Some(configured_regions(&config));
         BackendRecord::split(&BackendConfigWithCreds::Aws(config))
     }
 

@@ -162,4 +162,17 @@ async fn offers_come_from_the_catalog_with_availability_from_the_api() {
     let availability: Vec<&str> =
         offers.iter().map(|o| if o.availability.is_available() { "yes" } else { "no" }).collect();
     assert_eq!(availability, ["no", "yes"], "A10 has no capacity, A100 has");
+
+    // The conformance suite, as far as the backend goes so far.
+    let offers = dstack_testkit::conformance::offers_match(&*compute, &any).await;
+    let config = dstack_core::offers::InstanceConfiguration {
+        project_name: "main".to_owned(),
+        instance_name: "fleet-0".to_owned(),
+        instance_id: "id".to_owned(),
+        ssh_keys: vec![],
+        user: "admin".to_owned(),
+        reservation: None,
+        tags: None,
+    };
+    dstack_testkit::conformance::create_is_unsupported(&*compute, &offers[1], &config).await;
 }

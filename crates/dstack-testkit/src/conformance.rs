@@ -7,6 +7,8 @@
 //! let offer = conformance::offers_match(&*compute, &requirements).await.remove(0);
 //! conformance::create_update_terminate(&*compute, &offer, &instance_config).await;
 //! ```
+//!
+//! A backend whose instances are not implemented yet runs [`create_is_unsupported`] instead.
 
 use std::time::Duration;
 
@@ -85,15 +87,15 @@ pub async fn terminate_unknown_instance(compute: &dyn Compute, instance_id: &str
         .expect("terminating an unknown instance succeeds");
 }
 
-/// A backend that cannot create instances says so with a typed `Unsupported` error.
-pub async fn unsupported_create_is_typed(
+/// A backend whose instance creation is not implemented (yet) says so with a typed
+/// `Unsupported` error naming the backend, never with a fake instance.
+pub async fn create_is_unsupported(
     compute: &dyn Compute,
     offer: &InstanceOfferWithAvailability,
     config: &InstanceConfiguration,
 ) {
-    if compute.capabilities().create_instance {
-        return;
-    }
     let err = compute.create_instance(offer, config).await.expect_err("create is unsupported");
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    let backend = compute.backend_type().to_string();
+    assert!(err.message().contains(&backend), "the error names the backend: {err}");
 }
