@@ -44,3 +44,11 @@ pub async fn ec2(
 ) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(creds, region, endpoint_url).await)
 }
+
+/// An EC2 filter: `name` matching any of `values`.
+pub fn filter(name: &str, values: &[&str]) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| (*v).to_owned()).collect()))
+        .build()
+}

@@ -32,11 +32,11 @@ use dstack_core::offers::{
     InstanceOfferWithAvailability, ProvisioningData, Requirements,
 };
 use dstack_core::provisioning::{
-    AgentDownloads, instance_base_tags, merge_tags, unique_instance_name, user_data,
+    AgentDownloads, instance_base_tags, merge_tags, project_base_tags, unique_instance_name,
+    user_data,
 };
 use dstack_core::{BackendError, Compute, ErrorKind};
 use futures::future::join_all;
-use indexmap::IndexMap;
 
 use crate::configurator::configured_regions;
 use crate::error::from_sdk;
@@ -335,10 +335,7 @@ impl Compute for AwsCompute {
             config.tags.as_ref(),
         ));
         let shared_tags = tags::valid_only(merge_tags(
-            IndexMap::from([
-                ("owner".to_owned(), "dstack".to_owned()),
-                ("dstack_project".to_owned(), config.project_name.clone()),
-            ]),
+            project_base_tags(&config.project_name),
             self.config.tags.as_ref(),
             None,
         ));

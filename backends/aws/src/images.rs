@@ -3,13 +3,14 @@
 //! available image matching the name (wildcards allowed) and owner wins.
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Filter, ImageState};
+use aws_sdk_ec2::types::ImageState;
 use dstack_core::config::BackendType;
 use dstack_core::config::backends::AwsOsImages;
 use dstack_core::error::Result;
 use dstack_core::provisioning::vm_base_image_name;
 use dstack_core::{BackendError, ErrorKind};
 
+use crate::client::filter;
 use crate::error::from_sdk;
 
 /// The account that publishes dstack's base images.
@@ -58,7 +59,7 @@ impl ImageQuery {
 pub async fn find(client: &Client, query: &ImageQuery, region: &str) -> Result<String> {
     let answer = client
         .describe_images()
-        .filters(Filter::builder().name("name").values(&query.name).build())
+        .filters(filter("name", &[&query.name]))
         .owners(&query.owner)
         .send()
         .await

@@ -3,12 +3,13 @@
 //! need outbound internet through NAT, a transit gateway or peering. Messages are dstack's.
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Filter, RouteTable};
+use aws_sdk_ec2::types::RouteTable;
 use dstack_core::config::BackendType;
 use dstack_core::config::backends::AwsBackendConfig;
 use dstack_core::error::Result;
 use dstack_core::{BackendError, ErrorKind};
 
+use crate::client::filter;
 use crate::error::from_sdk;
 
 /// A VPC and its eligible subnets, each with its availability zone.
@@ -22,13 +23,6 @@ pub struct Network {
 pub struct Subnet {
     pub id: String,
     pub zone: String,
-}
-
-fn filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.iter().map(|v| (*v).to_owned()).collect()))
-        .build()
 }
 
 fn no_network(message: String) -> BackendError {

@@ -6,12 +6,11 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::primitives::Blob;
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, SecurityGroup, UserIdGroupPair,
-};
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup, UserIdGroupPair};
 use dstack_core::config::backends::Tags;
 use dstack_core::error::Result;
 
+use crate::client::filter;
 use crate::error::from_sdk;
 use crate::tags;
 
@@ -32,8 +31,8 @@ async fn find_security_group(
 ) -> Result<Option<SecurityGroup>> {
     let answer = client
         .describe_security_groups()
-        .filters(Filter::builder().name("group-name").values(name).build())
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .filters(filter("group-name", &[name]))
+        .filters(filter("vpc-id", &[vpc_id]))
         .send()
         .await
         .map_err(|e| from_sdk("DescribeSecurityGroups", e))?;
@@ -155,7 +154,7 @@ pub async fn ensure_key_pair(
     let name = key_pair_name(project);
     let existing = client
         .describe_key_pairs()
-        .filters(Filter::builder().name("key-name").values(&name).build())
+        .filters(filter("key-name", &[&name]))
         .send()
         .await
         .map_err(|e| from_sdk("DescribeKeyPairs", e))?;

@@ -73,15 +73,23 @@ pub fn merge_tags(
     tags
 }
 
-/// dstack's own tags of an instance.
-pub fn instance_base_tags(name: &str, config: &InstanceConfiguration) -> IndexMap<String, String> {
+/// dstack's own tags of a resource a project's instances share (a security group, a key pair).
+pub fn project_base_tags(project_name: &str) -> IndexMap<String, String> {
     IndexMap::from([
-        ("Name".to_owned(), name.to_owned()),
         ("owner".to_owned(), "dstack".to_owned()),
-        ("dstack_project".to_owned(), config.project_name.clone()),
+        ("dstack_project".to_owned(), project_name.to_owned()),
+    ])
+}
+
+/// dstack's own tags of an instance: its name, the project's tags, and who asked for it.
+pub fn instance_base_tags(name: &str, config: &InstanceConfiguration) -> IndexMap<String, String> {
+    let mut tags = IndexMap::from([("Name".to_owned(), name.to_owned())]);
+    tags.extend(project_base_tags(&config.project_name));
+    tags.extend([
         ("dstack_name".to_owned(), config.instance_name.clone()),
         ("dstack_user".to_owned(), config.user.clone()),
-    ])
+    ]);
+    tags
 }
 
 /// Where instances download dstack's agent from: dstack's release bucket for `version`, or
