@@ -92,7 +92,7 @@ pub async fn apply(
         }
     }
     for (project, backend_type) in to_delete {
-        if state.store.delete_backend(&project.id, backend_type.as_str()).await? {
+        if state.store.delete_backends(&project.id, &[backend_type.as_str()]).await? > 0 {
             tracing::info!(
                 "Deleted backend {backend_type} from project {} (not in config.yml)",
                 project.name

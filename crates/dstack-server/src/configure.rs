@@ -8,7 +8,7 @@ use dstack_core::{BackendError, BackendRecord, ErrorKind, Secret};
 
 use crate::api::error::ApiError;
 use crate::state::AppState;
-use crate::store::{BackendRow, Project};
+use crate::store::{BackendRow, BackendWrite, Project, StoreError};
 
 /// Whether the call creates a backend (none of its type may exist) or updates one (it must).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,9 @@ pub enum Mode {
     Update,
 }
 
-/// Checks `config` with the cloud and stores it in `project`.
+/// Checks `config` with the cloud and stores it in `project`. The write is conditional on
+/// what was read: a create loses to a concurrent create (`resource_exists`), an update to a
+/// concurrent delete (`resource_not_exists`).
 pub async fn configure(
     state: &AppState,
     project: &Project,
@@ -27,14 +29,15 @@ pub async fn configure(
     let backend_type = config.backend_type();
     let configurator = state.registry.get(backend_type)?.clone();
     let existing = state.store.backend(&project.id, backend_type.as_str()).await?;
-    match (mode, existing.is_some()) {
-        (Mode::Create, true) => return Err(ApiError::resource_exists()),
-        (Mode::Update, false) => return Err(ApiError::resource_not_exists()),
-        _ => {}
-    }
+    let existing_id = match (mode, existing) {
+        (Mode::Create, Some(_)) => return Err(ApiError::resource_exists()),
+        (Mode::Update, None) => return Err(ApiError::resource_not_exists()),
+        (Mode::Create, None) => None,
+        (Mode::Update, Some(row)) => Some(row.id),
+    };
     let context = ValidationContext { default_creds_enabled: state.settings.default_creds_enabled };
     let timeout = state.settings.backend_check_timeout;
-    let checked = tokio::time::timeout(timeout, async {
+    let record = tokio::time::timeout(timeout, async {
         configurator.validate_config(config, &context).await?;
         configurator.create_backend(&project.name, config.clone()).await
     })
@@ -45,30 +48,20 @@ pub async fn configure(
             format!("the credential check did not finish within {}s", timeout.as_secs()),
         ))
     })?;
-    store(state, project, backend_type, &checked, config).await
-}
-
-async fn store(
-    state: &AppState,
-    project: &Project,
-    backend_type: BackendType,
-    record: &BackendRecord,
-    source: &BackendConfigWithCreds,
-) -> Result<(), ApiError> {
-    let source_view = source.without_creds().to_string();
-    let source_json = serde_json::to_string(source)
+    let source_view = config.without_creds().to_string();
+    let source = serde_json::to_string(config)
         .map_err(|e| ApiError::Internal(format!("cannot serialize a backend config: {e}")))?;
-    state
-        .store
-        .put_backend(
-            &project.id,
-            backend_type.as_str(),
-            record,
-            &source_view,
-            &Secret::new(source_json),
-        )
-        .await?;
-    Ok(())
+    let write =
+        BackendWrite { record: &record, source_view: &source_view, source: &Secret::new(source) };
+    let stored = match &existing_id {
+        None => state.store.insert_backend(&project.id, backend_type.as_str(), &write).await,
+        Some(id) => state.store.update_backend(id, &write).await,
+    };
+    match stored {
+        Err(StoreError::Exists) => Err(ApiError::resource_exists()),
+        Err(StoreError::Gone) => Err(ApiError::resource_not_exists()),
+        other => Ok(other?),
+    }
 }
 
 /// The config of a stored backend, with creds, as its configurator reads it back.

@@ -19,6 +19,8 @@ pub enum DbKind {
 pub struct Db {
     pub pool: AnyPool,
     pub kind: DbKind,
+    /// The directory of a SQLite database file, locked while a server starts.
+    sqlite_dir: Option<std::path::PathBuf>,
 }
 
 /// Why the database cannot be used.
@@ -33,6 +35,19 @@ pub enum DbError {
          schema. Point DSTACK_SERVER_DIR or DSTACK_DATABASE_URL at a new location"
     )]
     ForeignSchema(String),
+    #[error(
+        "the database file {0} is empty (0 bytes), so it holds none of the server's state; \
+         restore it from a backup (or its Litestream replica), or move it away to start with a \
+         new database"
+    )]
+    Empty(String),
+    #[error(
+        "the database file {path} cannot be read: {reason}. Restore it from a backup (or its \
+         Litestream replica), or move it away to start with a new database"
+    )]
+    Unreadable { path: String, reason: String },
+    #[error("cannot take the start-up lock on {path}: {source}")]
+    Lock { path: String, source: std::io::Error },
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -48,7 +63,9 @@ impl Db {
         format!("sqlite://{}?mode=rwc", server_dir.join("data").join("sqlite.db").display())
     }
 
-    /// Connects, refuses a database written by dstack's Python server, and migrates.
+    /// Connects, refuses a database written by dstack's Python server, and migrates. Servers
+    /// opening one SQLite file at the same moment take turns (a lock on its directory); an
+    /// empty or unreadable file is refused, never replaced.
     pub async fn open(url: &str) -> Result<Db, DbError> {
         install_default_drivers();
         let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -58,16 +75,36 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(redact_url(url)));
         };
-        if kind == DbKind::Sqlite
-            && let Some(path) = sqlite_path(url)
-            && let Some(dir) = Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
+        let sqlite_file = if kind == DbKind::Sqlite { sqlite_path(url) } else { None };
+        let Some(file) = sqlite_file else {
+            return Self::connect(url, kind, None).await;
+        };
+        let file = std::path::PathBuf::from(file);
+        let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
+        let _lock = lock_dir(dir).await?;
+        if std::fs::metadata(&file).is_ok_and(|m| m.len() == 0) {
+            return Err(DbError::Empty(file.display().to_string()));
         }
+        Self::connect(url, kind, Some(dir.to_owned())).await.map_err(|err| match err {
+            DbError::Sqlx(err) | DbError::Migrate(sqlx::migrate::MigrateError::Execute(err))
+                if is_unreadable(&err) =>
+            {
+                DbError::Unreadable { path: file.display().to_string(), reason: err.to_string() }
+            }
+            other => other,
+        })
+    }
+
+    async fn connect(
+        url: &str,
+        kind: DbKind,
+        sqlite_dir: Option<std::path::PathBuf>,
+    ) -> Result<Db, DbError> {
         let max_connections = if kind == DbKind::Sqlite { 4 } else { 10 };
         let pool = AnyPoolOptions::new().max_connections(max_connections).connect(url).await?;
-        let db = Db { pool, kind };
+        let db = Db { pool, kind, sqlite_dir };
         if db.has_table("alembic_version").await? {
             return Err(DbError::ForeignSchema(redact_url(url)));
         }
@@ -95,14 +132,18 @@ impl Db {
     }
 
     /// Runs `f` while holding the start-up lock, so that two servers starting on one
-    /// PostgreSQL database do not both create the admin user or the default project. SQLite
-    /// needs no lock: its writes are serialized.
+    /// database do not both create the admin user or the default project: an advisory lock
+    /// on PostgreSQL, a lock on the database's directory for SQLite.
     pub async fn with_startup_lock<T, E, F>(&self, f: F) -> Result<T, E>
     where
         E: From<DbError>,
         F: AsyncFnOnce() -> Result<T, E>,
     {
         if self.kind != DbKind::Postgres {
+            let _lock = match &self.sqlite_dir {
+                Some(dir) => Some(lock_dir(dir).await.map_err(E::from)?),
+                None => None,
+            };
             return f().await;
         }
         let lock = async |sql: &str, conn: &mut sqlx::AnyConnection| -> Result<(), E> {
@@ -118,6 +159,36 @@ impl Db {
         let result = f().await;
         lock("SELECT pg_advisory_unlock($1)", &mut conn).await?;
         result
+    }
+}
+
+/// Takes an exclusive lock on a directory (released when the returned handle is dropped),
+/// waiting for another process that holds it.
+async fn lock_dir(dir: &Path) -> Result<std::fs::File, DbError> {
+    let dir = dir.to_owned();
+    let shown = dir.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let handle = std::fs::File::open(&dir)?;
+        handle.lock()?;
+        Ok(handle)
+    })
+    .await
+    .map_err(|e| DbError::Lock { path: shown.clone(), source: std::io::Error::other(e) })?
+    .map_err(|source| DbError::Lock { path: shown, source })
+}
+
+/// SQLite's "not a database" (26) and "corrupt" (11) codes, extended codes included.
+fn is_unreadable(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else { return false };
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 11 | 26))
+}
+
+#[cfg(test)]
+impl Db {
+    async fn open_owned(url: String) -> Result<Db, DbError> {
+        Db::open(&url).await
     }
 }
 
@@ -169,6 +240,43 @@ mod tests {
         let err = Db::open(&url).await.unwrap_err();
         assert!(matches!(err, DbError::ForeignSchema(_)), "{err}");
         assert!(err.to_string().contains("dstack's Python server"));
+    }
+
+    #[tokio::test]
+    async fn an_empty_database_file_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let file = dir.path().join("data/sqlite.db");
+        std::fs::write(&file, "").unwrap();
+        let err = Db::open(&Db::sqlite_url(dir.path())).await.unwrap_err();
+        assert!(matches!(err, DbError::Empty(_)), "{err}");
+        let message = err.to_string();
+        assert!(message.contains(&file.display().to_string()), "{message}");
+        assert!(message.contains("restore it from a backup"), "{message}");
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), 0, "left as it was");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_database_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let file = dir.path().join("data/sqlite.db");
+        std::fs::write(&file, vec![0x5a_u8; 8192]).unwrap();
+        let err = Db::open(&Db::sqlite_url(dir.path())).await.unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, DbError::Unreadable { .. }), "{message}");
+        assert!(message.contains(&file.display().to_string()), "{message}");
+        assert!(message.contains("move it away"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn servers_opening_a_new_database_together_take_turns() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = Db::sqlite_url(dir.path());
+        let opens: Vec<_> = (0..6).map(|_| tokio::spawn(Db::open_owned(url.clone()))).collect();
+        for open in opens {
+            open.await.unwrap().unwrap();
+        }
     }
 
     #[tokio::test]

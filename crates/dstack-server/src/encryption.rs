@@ -51,6 +51,12 @@ pub enum DecryptError {
          add that key back to `encryption.keys` in config.yml"
     )]
     NoKey { key_type: String, key_name: String },
+    #[error(
+        "the configured key `{key_name}` does not decrypt a value written with a key of that \
+         name: its secret is not the one the value was written with; put the old secret back \
+         in `encryption.keys` in config.yml"
+    )]
+    SecretChanged { key_name: String },
 }
 
 impl Default for Keys {
@@ -124,7 +130,16 @@ impl Keys {
                     .find_map(|cipher| cipher.decrypt(Nonce::from_slice(nonce), ciphertext).ok())
                     .and_then(|plain| String::from_utf8(plain).ok())
                     .map(Secret::new)
-                    .ok_or_else(no_key)
+                    .ok_or_else(|| {
+                        let same_name = self.keys.iter().any(
+                            |k| matches!(k, Key::Aes { name, .. } if name.as_str() == key_name),
+                        );
+                        if same_name {
+                            DecryptError::SecretChanged { key_name: key_name.to_owned() }
+                        } else {
+                            no_key()
+                        }
+                    })
             }
             _ => Err(no_key()),
         }
@@ -175,6 +190,15 @@ mod tests {
         assert_eq!(err, DecryptError::NoKey { key_type: "aes".into(), key_name: "old".into() });
         assert!(err.to_string().contains("key `old`"));
         assert_eq!(Keys::default().decrypt("plain").unwrap_err(), DecryptError::Malformed);
+    }
+
+    #[test]
+    fn a_changed_secret_is_not_called_a_removed_key() {
+        let stored = keys(&format!("[{{type: aes, name: k, secret: '{KEY2}'}}]")).encrypt("s");
+        let changed = keys(&format!("[{{type: aes, name: k, secret: '{KEY1}'}}]"));
+        let err = changed.decrypt(&stored).unwrap_err();
+        assert_eq!(err, DecryptError::SecretChanged { key_name: "k".into() });
+        assert!(err.to_string().contains("its secret is not the one"), "{err}");
     }
 
     /// A value made by Python's `cryptography` AESGCM, as dstack makes them:

@@ -7,6 +7,7 @@ pub mod check;
 pub mod configure;
 pub mod db;
 pub mod encryption;
+pub mod http;
 pub mod offers;
 pub mod paths;
 pub mod registry;

@@ -64,7 +64,9 @@ fn main() -> ExitCode {
             let registry =
                 dstack_server::registry::build(dstack_server::registry::catalog(&server_dir));
             let outcome = dstack_server::check::check(file.as_deref(), &registry);
-            dstack_server::check::print(&outcome, json, |f| std::fs::read_to_string(f).ok());
+            dstack_server::check::print(&outcome, json, |f| {
+                dstack_core::config::files::read_capped(std::path::Path::new(f)).ok()
+            });
             ExitCode::from(outcome.exit_code() as u8)
         }
         None => run(cli),

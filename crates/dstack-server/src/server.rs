@@ -58,16 +58,22 @@ pub fn read_config(settings: &Settings) -> Result<Option<LoadedConfig>, StartErr
     Ok(Some(config))
 }
 
+/// The encryption keys of a config: its `encryption.keys`, or the identity key alone.
+fn keys_of(config: Option<&LoadedConfig>) -> Keys {
+    config
+        .and_then(|c| c.encryption.as_ref())
+        .map(|e| Keys::from_config(&e.keys))
+        .unwrap_or_default()
+}
+
 /// Prepares everything and binds the socket; [`serve`] then answers requests.
 pub async fn start(settings: Settings, registry: Registry) -> Result<Started, StartError> {
     let config = read_config(&settings)?;
-    let keys = config
-        .as_ref()
-        .and_then(|c| c.encryption.as_ref())
-        .map(|e| Keys::from_config(&e.keys))
-        .unwrap_or_default();
+    let keys = keys_of(config.as_ref());
     let db = Db::open(&settings.database_url).await?;
-    let store = Store::new(db.clone(), keys);
+    let store = Store::new(db.clone(), Keys::default());
+    store.check_keys(&keys).await.map_err(|err| StartError::Setup(err.to_string()))?;
+    store.set_keys(keys);
     let state = AppState {
         store: store.clone(),
         registry: Arc::new(registry),
@@ -117,7 +123,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let Started { state, admin, listener, .. } = started;
     tokio::spawn(reload_on_hangup(state.clone(), admin));
-    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.settings.http.clone();
+    crate::http::serve(listener, api::router(state), &limits, shutdown).await
 }
 
 /// Re-reads and re-applies config.yml on SIGHUP. A refused file is reported and the running
@@ -140,9 +147,17 @@ pub async fn reload(state: &AppState, admin: &User) {
     tracing::info!("Re-reading {}", state.settings.config_path().display());
     match read_config(&state.settings) {
         Ok(Some(config)) => {
-            if let Some(encryption) = &config.encryption {
-                state.store.set_keys(Keys::from_config(&encryption.keys));
+            // New keys take over only if they decrypt everything stored; otherwise every
+            // request would fail until the file is fixed.
+            let keys = keys_of(Some(&config));
+            if let Err(err) = state.store.check_keys(&keys).await {
+                tracing::error!(
+                    "config.yml refused, keeping the running keys and state: its encryption \
+                     keys cannot decrypt what is stored: {err}"
+                );
+                return;
             }
+            state.store.set_keys(keys);
             match apply::apply(state, admin, &config).await {
                 Ok(applied) => tracing::info!("config.yml applied: {applied:?}"),
                 Err(err) => tracing::error!("Failed to apply config.yml: {err}"),

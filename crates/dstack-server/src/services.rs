@@ -5,7 +5,7 @@ use dstack_core::config::is_valid_project_name;
 
 use crate::api::error::ApiError;
 use crate::ssh::generate_key_pair;
-use crate::store::{GlobalRole, Project, ProjectRole, Store, User, new_id, now_micros};
+use crate::store::{GlobalRole, Project, Store, StoreError, User, new_id, now_micros};
 
 pub const ADMIN_USERNAME: &str = "admin";
 pub const DEFAULT_PROJECT: &str = "main";
@@ -38,9 +38,6 @@ pub async fn create_user(
     if name.is_empty() || name.len() > 50 {
         return Err(ApiError::client("Username should have 1 to 50 characters"));
     }
-    if store.user_by_name(name).await?.is_some() {
-        return Err(ApiError::resource_exists());
-    }
     let (ssh_public_key, ssh_private_key) = generate_key_pair(name);
     let user = User {
         id: new_id(),
@@ -53,8 +50,11 @@ pub async fn create_user(
         ssh_public_key,
         ssh_private_key,
     };
-    store.insert_user(&user).await?;
-    Ok(user)
+    // The unique index on the name decides between concurrent creates.
+    match store.insert_user(&user).await {
+        Err(StoreError::Exists) => Err(ApiError::resource_exists()),
+        other => Ok(other.map(|()| user)?),
+    }
 }
 
 /// Creates a project owned by `owner`, who becomes its admin.
@@ -68,9 +68,6 @@ pub async fn create_project(
     if !is_valid_project_name(name) {
         return Err(ApiError::client("Project name should match regex '^[a-zA-Z0-9-_]{1,50}$'"));
     }
-    if store.project_by_name(name).await?.is_some() {
-        return Err(ApiError::resource_exists());
-    }
     let (ssh_public_key, ssh_private_key) = generate_key_pair(name);
     let project = Project {
         id: new_id(),
@@ -82,9 +79,12 @@ pub async fn create_project(
         ssh_public_key,
         ssh_private_key,
     };
-    store.insert_project(&project).await?;
-    store.set_member(&project.id, &owner.id, ProjectRole::Admin).await?;
-    Ok(project)
+    // The project and its owner's membership are written together; the unique index on the
+    // name decides between concurrent creates.
+    match store.insert_project(&project).await {
+        Err(StoreError::Exists) => Err(ApiError::resource_exists()),
+        other => Ok(other.map(|()| project)?),
+    }
 }
 
 /// Returns the project, creating it (owned by `owner`) if it does not exist.
@@ -92,5 +92,12 @@ pub async fn ensure_project(store: &Store, owner: &User, name: &str) -> Result<P
     if let Some(project) = store.project_by_name(name).await? {
         return Ok(project);
     }
-    create_project(store, owner, name, false, None).await
+    match create_project(store, owner, name, false, None).await {
+        // Created a moment ago by another server sharing the database.
+        Err(err) if err.is_resource_exists() => store
+            .project_by_name(name)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("project {name} vanished while created"))),
+        other => other,
+    }
 }

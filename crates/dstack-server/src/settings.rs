@@ -30,6 +30,35 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How long one backend's credential check may take when applying config.yml.
     pub backend_check_timeout: Duration,
+    pub http: HttpLimits,
+}
+
+/// What one client may hold of the server, so that idle, slow or huge requests cannot starve
+/// the others.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// A connection that has not sent a whole request head within this long is closed. It
+    /// covers new idle connections, slow headers and idle keep-alive connections alike (the
+    /// timer runs whenever the server waits for a request).
+    pub header_timeout: Duration,
+    /// How long reading one request body may take (408 after that).
+    pub body_timeout: Duration,
+    /// The largest request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Connections served at once; further ones wait in the listen queue. Lowered at start to
+    /// fit the open-files limit.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_body_bytes: 2 * 1024 * 1024,
+            max_connections: 10_000,
+        }
+    }
 }
 
 impl Settings {
@@ -50,6 +79,7 @@ impl Settings {
             log_level: "info".to_owned(),
             log_format: LogFormat::Standard,
             backend_check_timeout: Duration::from_secs(10),
+            http: HttpLimits::default(),
         }
     }
 }

@@ -87,7 +87,7 @@ impl std::error::Error for ConfigReport {}
 /// Reads and checks a config file.
 pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigReport> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match crate::config::files::read_capped(path) {
         Ok(text) => load_str(&text, &file),
         Err(err) => Err(ConfigReport {
             file: file.clone(),

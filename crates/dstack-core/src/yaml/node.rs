@@ -15,7 +15,12 @@ use super::diagnostic::{Diagnostic, Location};
 
 /// How many nodes alias expansion may produce before the document is refused (guards against
 /// "billion laughs" documents).
-const MAX_EXPANDED_NODES: usize = 100_000;
+pub const MAX_EXPANDED_NODES: usize = 100_000;
+
+/// How deeply sequences and mappings may nest, in every style (block and flow). A config is a
+/// few levels deep; the limit keeps the recursive tree builder, the deserializer and `Drop`
+/// far from the end of the stack whatever the input.
+pub const MAX_DEPTH: usize = 64;
 
 /// One node of a parsed document.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +177,7 @@ pub fn parse(text: &str) -> Result<Parsed, Diagnostic> {
         anchors: HashMap::new(),
         warnings: Vec::new(),
         nodes: 0,
+        depth: 0,
     };
     builder.document()
 }
@@ -181,6 +187,8 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     warnings: Vec<Diagnostic>,
     nodes: usize,
+    /// Collections open around the node being built.
+    depth: usize,
 }
 
 fn location(span: &Span) -> Location {
@@ -193,10 +201,12 @@ impl<'a> Builder<'a> {
             Some(Ok(event)) => Ok(event),
             Some(Err(err)) => {
                 let marker = err.marker();
-                Err(Diagnostic::error(
-                    format!("invalid YAML: {}", err.info()),
-                    Location::new(marker.line(), marker.col() + 1),
-                ))
+                let at = Location::new(marker.line(), marker.col() + 1);
+                // The scanner has its own cap on flow nesting; say it the way we say ours.
+                if err.info().contains("recursion limit exceeded") {
+                    return Err(too_deep(at));
+                }
+                Err(Diagnostic::error(format!("invalid YAML: {}", err.info()), at))
             }
             None => {
                 Err(Diagnostic::error("invalid YAML: unexpected end of input", Location::unknown()))
@@ -252,6 +262,15 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Enters a sequence or mapping; refuses one nested deeper than [`MAX_DEPTH`].
+    fn enter(&mut self, at: Location) -> Result<(), Diagnostic> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(too_deep(at));
+        }
+        Ok(())
+    }
+
     fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node, Diagnostic> {
         let at = location(&span);
         match event {
@@ -261,6 +280,11 @@ impl<'a> Builder<'a> {
                 })?;
                 let size = node_size(&node);
                 self.count(size, at)?;
+                // An anchored node may itself hold aliases: check its real depth here, or a
+                // chain of aliases could nest without bound.
+                self.depth += collection_depth(&node);
+                self.enter(at)?;
+                self.depth -= collection_depth(&node) + 1;
                 Ok(node)
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -273,6 +297,7 @@ impl<'a> Builder<'a> {
             Event::SequenceStart(anchor, tag) => {
                 self.count(1, at)?;
                 check_collection_tag(tag.as_deref(), "seq", at)?;
+                self.enter(at)?;
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next()?;
@@ -281,6 +306,7 @@ impl<'a> Builder<'a> {
                     }
                     items.push(self.node(event, span)?);
                 }
+                self.depth -= 1;
                 let node = Node::new(Value::Sequence(items), at);
                 self.remember(anchor, &node);
                 Ok(node)
@@ -288,6 +314,7 @@ impl<'a> Builder<'a> {
             Event::MappingStart(anchor, tag) => {
                 self.count(1, at)?;
                 check_collection_tag(tag.as_deref(), "map", at)?;
+                self.enter(at)?;
                 let mut pairs: Vec<(Node, Node)> = Vec::new();
                 let mut merges: Vec<Node> = Vec::new();
                 loop {
@@ -308,6 +335,7 @@ impl<'a> Builder<'a> {
                 for merged in merges {
                     merge_into(&mut pairs, merged)?;
                 }
+                self.depth -= 1;
                 let node = Node::new(Value::Mapping(pairs), at);
                 self.remember(anchor, &node);
                 Ok(node)
@@ -387,6 +415,27 @@ fn node_size(node: &Node) -> usize {
     1 + match &node.value {
         Value::Sequence(items) => items.iter().map(node_size).sum(),
         Value::Mapping(pairs) => pairs.iter().map(|(k, v)| node_size(k) + node_size(v)).sum(),
+        _ => 0,
+    }
+}
+
+fn too_deep(at: Location) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "lists and mappings are nested deeper than {MAX_DEPTH} levels; refusing to read \
+             the document"
+        ),
+        at,
+    )
+}
+
+/// How many sequences and mappings nest in `node` (0 for a scalar).
+fn collection_depth(node: &Node) -> usize {
+    match &node.value {
+        Value::Sequence(items) => 1 + items.iter().map(collection_depth).max().unwrap_or(0),
+        Value::Mapping(pairs) => {
+            1 + pairs.iter().map(|(k, v)| collection_depth(k).max(collection_depth(v))).max().unwrap_or(0)
+        }
         _ => 0,
     }
 }
@@ -682,6 +731,35 @@ mod tests {
 
     fn scalar(text: &str) -> Value {
         parse(&format!("k: {text}\n")).unwrap().root.get("k").unwrap().value.clone()
+    }
+
+    #[test]
+    fn nesting_is_bounded_in_every_style() {
+        let deep_block = format!("regions:\n{}x\n", "- ".repeat(20_000));
+        let deep_flow = format!("regions: {}x{}\n", "[".repeat(20_000), "]".repeat(20_000));
+        let deep_mapping: String =
+            (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        for text in [deep_block, deep_flow, deep_mapping] {
+            let err = parse(&text).unwrap_err();
+            assert!(err.message.contains("nested deeper than 64 levels"), "{}", err.message);
+            assert!(err.location.line >= 1, "located: {:?}", err.location);
+        }
+        // Just inside the limit is fine.
+        let ok = format!("k: {}x{}\n", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn aliases_cannot_nest_past_the_limit() {
+        // Each anchor holds the previous one 40 levels down: the builder sees 41 levels at
+        // most, the tree would have 40 per step.
+        let mut text = String::new();
+        for i in 0..10 {
+            let inner = if i == 0 { "x".to_owned() } else { format!("*a{}", i - 1) };
+            text.push_str(&format!("k{i}: &a{i} {}{inner}{}\n", "[".repeat(40), "]".repeat(40)));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("nested deeper than"), "{}", err.message);
     }
 
     #[test]

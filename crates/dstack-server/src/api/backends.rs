@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::extract::{Authed, Body, Fields, RequestBody};
+use super::extract::{Authed, Body, Fields, JsonBody, RequestBody};
 use super::models::BackendOut;
 use super::{Access, project_for};
 use crate::configure::{self, Mode};
@@ -60,43 +60,57 @@ fn validation_errors(errors: &[Diagnostic], input: &Value) -> Vec<Value> {
         .collect()
 }
 
-fn config_from_body(bytes: &[u8]) -> Result<BackendConfigWithCreds, ApiError> {
-    let value = super::extract::json_value(bytes)?;
-    from_json(&value).map_err(|errors| ApiError::Validation(validation_errors(&errors, &value)))
+/// A backend config as a request carries it: a JSON body (`create`, `update`) or YAML text
+/// (`create_yaml`, `update_yaml`).
+enum ConfigInput {
+    Json(Value),
+    Yaml(String),
 }
 
-/// Creates or updates a backend of the project, for its admins.
+impl ConfigInput {
+    fn read(&self) -> Result<BackendConfigWithCreds, ApiError> {
+        match self {
+            ConfigInput::Json(value) => from_json(value)
+                .map_err(|errors| ApiError::Validation(validation_errors(&errors, value))),
+            ConfigInput::Yaml(text) => config_from_yaml(text),
+        }
+    }
+}
+
+/// Creates or updates a backend of the project, for its admins. The config is read after
+/// the access check, as dstack does: a caller who may not configure the project learns
+/// nothing from it, and costs no parsing.
 async fn save(
     state: &AppState,
     me: &crate::store::User,
     project_name: &str,
-    config: &BackendConfigWithCreds,
+    input: ConfigInput,
     mode: Mode,
-) -> Result<(), ApiError> {
+) -> Result<BackendConfigWithCreds, ApiError> {
     let project = project_for(state, me, project_name, Access::Admin).await?;
-    configure::configure(state, &project, config, mode).await
+    let config = input.read()?;
+    configure::configure(state, &project, &config, mode).await?;
+    Ok(config)
 }
 
 async fn create(
     State(state): State<AppState>,
     Authed(me): Authed,
     Path(project_name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<BackendConfigWithCreds>, ApiError> {
-    let config = config_from_body(&body)?;
-    save(&state, &me, &project_name, &config, Mode::Create).await?;
-    Ok(Json(config))
+    let input = ConfigInput::Json(body);
+    Ok(Json(save(&state, &me, &project_name, input, Mode::Create).await?))
 }
 
 async fn update(
     State(state): State<AppState>,
     Authed(me): Authed,
     Path(project_name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<BackendConfigWithCreds>, ApiError> {
-    let config = config_from_body(&body)?;
-    save(&state, &me, &project_name, &config, Mode::Update).await?;
-    Ok(Json(config))
+    let input = ConfigInput::Json(body);
+    Ok(Json(save(&state, &me, &project_name, input, Mode::Update).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,13 +124,19 @@ impl RequestBody for YamlRequest {
 
 /// Parses the YAML of `create_yaml` / `update_yaml`, with dstack's messages.
 fn config_from_yaml(text: &str) -> Result<BackendConfigWithCreds, ApiError> {
-    if dstack_core::yaml::node::parse(text).is_err() {
-        return Err(ApiError::client("Error parsing YAML"));
-    }
+    let parsed = match dstack_core::yaml::node::parse(text) {
+        Ok(parsed) => parsed,
+        // Past the limits of the tree builder: say so, dstack's text would hide why.
+        Err(err) if err.message.contains("refusing to read") => {
+            return Err(ApiError::client(format!("Error parsing YAML: {err}")));
+        }
+        Err(_) => return Err(ApiError::client("Error parsing YAML")),
+    };
     from_yaml::<BackendConfigWithCreds>(text).map_err(|errors| {
-        let tag = dstack_core::yaml::node::parse(text)
-            .ok()
-            .and_then(|p| p.root.get("type").and_then(|t| t.as_key()))
+        let tag = parsed
+            .root
+            .get("type")
+            .and_then(|t| t.as_key())
             .filter(|t| BackendConfigWithCreds::TAGS.contains(&t.as_str()));
         let mut msg = format!(
             "{} validation error{} for BackendConfigWithCreds",
@@ -141,8 +161,8 @@ async fn create_yaml(
     Path(project_name): Path<String>,
     Body(request): Body<YamlRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let config = config_from_yaml(&request.config_yaml)?;
-    save(&state, &me, &project_name, &config, Mode::Create).await?;
+    let input = ConfigInput::Yaml(request.config_yaml);
+    save(&state, &me, &project_name, input, Mode::Create).await?;
     Ok(Json(Value::Null))
 }
 
@@ -152,8 +172,8 @@ async fn update_yaml(
     Path(project_name): Path<String>,
     Body(request): Body<YamlRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let config = config_from_yaml(&request.config_yaml)?;
-    save(&state, &me, &project_name, &config, Mode::Update).await?;
+    let input = ConfigInput::Yaml(request.config_yaml);
+    save(&state, &me, &project_name, input, Mode::Update).await?;
     Ok(Json(Value::Null))
 }
 
@@ -172,6 +192,7 @@ async fn delete(
     Path(project_name): Path<String>,
     Body(request): Body<DeleteRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
     let errors: Vec<Value> = request
         .backends_names
         .iter()
@@ -182,10 +203,8 @@ async fn delete(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let project = project_for(&state, &me, &project_name, Access::Admin).await?;
-    for name in &request.backends_names {
-        state.store.delete_backend(&project.id, name).await?;
-    }
+    let names: Vec<&str> = request.backends_names.iter().map(String::as_str).collect();
+    state.store.delete_backends(&project.id, &names).await?;
     Ok(Json(Value::Null))
 }
 

@@ -30,6 +30,10 @@ pub enum ApiError {
     Client(Vec<Detail>),
     /// 422: request validation, FastAPI's shape.
     Validation(Vec<Value>),
+    /// 413: the request body is over the server's limit.
+    BodyTooLarge { limit: usize },
+    /// 408: the request body did not arrive in time.
+    BodyTimeout { seconds: u64 },
     /// 500: our fault; the message is logged, not shown.
     Internal(String),
 }
@@ -46,6 +50,10 @@ impl ApiError {
 
     pub fn resource_exists() -> Self {
         Self::with_code("Resource exists", "resource_exists")
+    }
+
+    pub fn is_resource_exists(&self) -> bool {
+        matches!(self, ApiError::Client(details) if details.iter().any(|d| d.code == "resource_exists"))
     }
 
     pub fn resource_not_exists() -> Self {
@@ -121,6 +129,14 @@ impl IntoResponse for ApiError {
             ApiError::Validation(errors) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, json!({"detail": errors}))
             }
+            ApiError::BodyTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"detail": format!("Request body too large: the limit is {limit} bytes")}),
+            ),
+            ApiError::BodyTimeout { seconds } => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"detail": format!("Request body not received within {seconds}s")}),
+            ),
             ApiError::Internal(msg) => {
                 tracing::error!("internal error: {msg}");
                 (StatusCode::INTERNAL_SERVER_ERROR, json!({"detail": "Internal Server Error"}))

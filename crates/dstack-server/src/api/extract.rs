@@ -2,7 +2,9 @@
 //! pydantic check them (so the 422 answers match dstack's).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
+use dstack_core::yaml::node::MAX_DEPTH;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -53,10 +55,37 @@ impl<T: RequestBody> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::Internal(format!("cannot read request body: {e}")))?;
+        let bytes = read_body(req, state).await?;
         parse_body(&bytes).map(Body)
+    }
+}
+
+/// A required JSON body, its syntax checked (FastAPI's 422 for a missing or malformed one);
+/// its fields are the handler's to check, after the access check.
+#[derive(Debug)]
+pub struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req, state).await?;
+        json_value(&bytes).map(JsonBody)
+    }
+}
+
+/// The whole body, within the size limit (413) and the time limit (408).
+async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, ApiError> {
+    let limits = &state.settings.http;
+    let read = axum::body::Bytes::from_request(req, state);
+    match tokio::time::timeout(limits.body_timeout, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::BodyTooLarge { limit: limits.max_body_bytes })
+        }
+        // The client broke off or sent a malformed body: its fault, not ours.
+        Ok(Err(rejection)) => Err(ApiError::client(format!("Cannot read the request body: {rejection}"))),
+        Err(_) => Err(ApiError::BodyTimeout { seconds: limits.body_timeout.as_secs() }),
     }
 }
 
@@ -67,7 +96,32 @@ pub fn json_value(bytes: &[u8]) -> Result<Value, ApiError> {
             json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}),
         ]));
     }
-    serde_json::from_slice(bytes).map_err(|e| json_invalid(bytes, &e))
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(bytes, &e))?;
+    if json_depth(&value) > MAX_DEPTH {
+        return Err(ApiError::Validation(vec![json!({
+            "type": "json_invalid",
+            "loc": ["body"],
+            "msg": format!("JSON nested deeper than {MAX_DEPTH} levels"),
+            "input": {},
+        })]));
+    }
+    Ok(value)
+}
+
+/// How many arrays and objects nest in `value`, counted without recursion.
+fn json_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
 }
 
 /// Parses and validates a body.
@@ -127,6 +181,15 @@ fn json_invalid(bytes: &[u8], err: &serde_json::Error) -> ApiError {
         .sum::<usize>()
         + err.column().saturating_sub(1);
     let message = err.to_string();
+    // serde_json stops at 128 levels; we refuse past 64 anyway.
+    if message.starts_with("recursion limit exceeded") {
+        return ApiError::Validation(vec![json!({
+            "type": "json_invalid",
+            "loc": ["body", offset],
+            "msg": format!("JSON nested deeper than {MAX_DEPTH} levels"),
+            "input": {},
+        })]);
+    }
     let python = if message.starts_with("key must be a string") {
         "Expecting property name enclosed in double quotes"
     } else if message.starts_with("trailing characters") {
@@ -147,4 +210,25 @@ fn json_invalid(bytes: &[u8], err: &serde_json::Error) -> ApiError {
         "input": {},
         "ctx": {"error": python},
     })])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> String {
+        format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn deep_json_is_refused_with_a_reason() {
+        assert!(json_value(nested(MAX_DEPTH).as_bytes()).is_ok());
+        for depth in [MAX_DEPTH + 1, 200, 100_000] {
+            let Err(ApiError::Validation(errors)) = json_value(nested(depth).as_bytes()) else {
+                panic!("depth {depth} accepted");
+            };
+            assert_eq!(errors[0]["msg"], format!("JSON nested deeper than {MAX_DEPTH} levels"));
+        }
+        assert_eq!(json_depth(&json!({"a": [1, {"b": []}], "c": 2})), 4);
+    }
 }

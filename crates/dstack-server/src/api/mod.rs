@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_path)
         .method_not_allowed_fallback(not_found)
         .layer(axum::middleware::from_fn(check_client_version))
+        .layer(axum::extract::DefaultBodyLimit::max(state.settings.http.max_body_bytes))
         .with_state(state)
 }
 
@@ -325,6 +326,8 @@ async fn add_members(
 ) -> Result<Json<ProjectOut>, ApiError> {
     let project = project_for(&state, &me, &name, Access::Manage).await?;
     let my_role = state.store.member_role(&project.id, &me.id).await?;
+    // The whole request is checked before anything is written, and written all or none.
+    let mut roles = Vec::with_capacity(request.members.len());
     for member in &request.members {
         // Only admins may hand out the admin role.
         if member.project_role == ProjectRole::Admin
@@ -333,13 +336,16 @@ async fn add_members(
         {
             return Err(ApiError::AccessDenied);
         }
+    }
+    for member in &request.members {
         let user = state
             .store
             .user_by_name(&member.username)
             .await?
             .ok_or_else(|| ApiError::client(format!("User {} not found", member.username)))?;
-        state.store.set_member(&project.id, &user.id, member.project_role).await?;
+        roles.push((user.id, member.project_role));
     }
+    state.store.set_members(&project.id, &roles).await?;
     Ok(Json(project_view(&state, &project).await?))
 }
 

@@ -16,7 +16,7 @@ use dstack_core::resources::{Requirements, ResourcesSpec};
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
-use super::extract::{Authed, json_value};
+use super::extract::{Authed, JsonBody};
 use super::{Access, project_for};
 use crate::offers::project_offers;
 use crate::state::AppState;
@@ -200,11 +200,10 @@ async fn offers_for(
     state: &AppState,
     me: &User,
     project_name: &str,
-    body: &[u8],
+    body: Value,
     default_spot: Option<bool>,
 ) -> Result<(Value, crate::store::Project, Asked, Vec<InstanceOfferWithAvailability>), ApiError> {
     let project = project_for(state, me, project_name, Access::Read).await?;
-    let body = json_value(body)?;
     let asked = asked(&body, default_spot)?;
     let offers = project_offers(state, &project, &asked.requirements).await?;
     Ok((body, project, asked, offers))
@@ -214,10 +213,10 @@ async fn get_plan(
     State(state): State<AppState>,
     Authed(me): Authed,
     Path(project_name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let (body, project, asked, mut offers) =
-        offers_for(&state, &me, &project_name, &body, Some(false)).await?;
+        offers_for(&state, &me, &project_name, body, Some(false)).await?;
     let total_offers = offers.len();
     if let Some(max) = body["max_offers"].as_u64() {
         offers.truncate(max as usize);
@@ -244,9 +243,9 @@ async fn list_gpus(
     State(state): State<AppState>,
     Authed(me): Authed,
     Path(project_name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let (body, _, _, offers) = offers_for(&state, &me, &project_name, &body, None).await?;
+    let (body, _, _, offers) = offers_for(&state, &me, &project_name, body, None).await?;
     let group_by: Vec<String> = body["group_by"]
         .as_array()
         .into_iter()
