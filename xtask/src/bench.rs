@@ -352,23 +352,7 @@ fn write_published(
     Ok(())
 }
 
-/// Python with gpuhunt 0.1.30, in a venv under target/bench.
+/// Python with gpuhunt 0.1.30.
 fn gpuhunt_venv() -> Result<PathBuf, String> {
-    let venv = root().join("target/bench/venv-gpuhunt");
-    let python = venv.join("bin/python");
-    let has = Command::new(&python)
-        .args(["-c", "import importlib.metadata as m; assert m.version('gpuhunt') == '0.1.30'"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if has {
-        return Ok(python);
-    }
-    eprintln!("==> installing gpuhunt==0.1.30 into {}", venv.display());
-    let ok =
-        Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "gpuhunt==0.1.30"])
-                .status()
-                .is_ok_and(|s| s.success());
-    if ok { Ok(python) } else { Err("cannot install gpuhunt==0.1.30".into()) }
+    Ok(crate::venv::GPUHUNT.bin()?.join("python"))
 }

@@ -7,9 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::schema::root;
 
-/// The moto version the tests were written against.
-pub const MOTO_VERSION: &str = "5.2.5";
-
 #[derive(Debug)]
 pub struct Moto {
     pub url: String,
@@ -18,34 +15,8 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Result<Moto, String> {
-        let venv = root().join("target/e2e/venv-moto");
-        let server = venv.join("bin/moto_server");
-        let installed = Command::new(venv.join("bin/python"))
-            .args([
-                "-c",
-                &format!(
-                    "import importlib.metadata as m; assert m.version('moto') == '{MOTO_VERSION}'"
-                ),
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !installed {
-            eprintln!("==> installing moto[server]=={MOTO_VERSION} into {}", venv.display());
-            let _ = std::fs::remove_dir_all(&venv);
-            let ok = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .is_ok_and(|s| s.success())
-                && Command::new(venv.join("bin/pip"))
-                    .args(["install", "--quiet", "--disable-pip-version-check"])
-                    .arg(format!("moto[server]=={MOTO_VERSION}"))
-                    .status()
-                    .is_ok_and(|s| s.success());
-            if !ok {
-                return Err(format!("cannot install moto[server]=={MOTO_VERSION}"));
-            }
-        }
+        let bin = crate::venv::MOTO.bin()?;
+        let server = bin.join("moto_server");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -72,7 +43,7 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         // Default VPCs with internet gateways, as in a fresh AWS account.
-        let shaped = Command::new(venv.join("bin/python"))
+        let shaped = Command::new(bin.join("python"))
             .arg(root().join("backends/aws/tests/moto/account.py"))
             .arg(&moto.url)
             .status()

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::reference;
 
@@ -23,7 +23,7 @@ pub fn server_config_schema() -> Value {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let schema = generator.into_root_schema_for::<dstack_core::config::ServerConfig>();
     let mut value = schema.to_value();
-    widen_scalars(&mut value);
+    dstack_core::config::schema::widen_scalars(&mut value);
     if let Some(object) = value.as_object_mut() {
         object.insert("$comment".to_owned(), json!(GENERATED_NOTE));
     }
@@ -56,81 +56,6 @@ pub fn stale() -> Vec<PathBuf> {
         .filter(|(path, content)| std::fs::read_to_string(path).ok().as_deref() != Some(content))
         .map(|(path, _)| path)
         .collect()
-}
-
-/// Widens scalar types the way dstack's models coerce them, so that the schema accepts every
-/// config the server accepts: numbers where strings are expected (`owner: 123456789012`),
-/// pydantic's lax booleans (`"yes"`, `1`) and integers written as strings (`"22"`).
-fn widen_scalars(value: &mut Value) {
-    match value {
-        Value::Object(object) => {
-            for child in object.values_mut() {
-                widen_scalars(child);
-            }
-            widen_one(object);
-        }
-        Value::Array(items) => items.iter_mut().for_each(widen_scalars),
-        _ => {}
-    }
-}
-
-fn widen_one(object: &mut Map<String, Value>) {
-    if object.contains_key("const") || object.contains_key("enum") {
-        return;
-    }
-    let types: Vec<String> = match object.get("type") {
-        Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
-        _ => return,
-    };
-    let has = |t: &str| types.iter().any(|x| x == t);
-    if has("string") && !has("number") {
-        let mut widened = types.clone();
-        widened.insert(widened.iter().position(|t| t == "string").unwrap() + 1, "number".into());
-        object.insert("type".to_owned(), json!(widened));
-        return;
-    }
-    let lax: Vec<Value> = if has("boolean") {
-        vec![
-            json!({"type": "boolean"}),
-            json!({"enum": [0, 1]}),
-            json!({"type": "string", "pattern": lax_bool_pattern()}),
-        ]
-    } else if has("integer") {
-        vec![
-            json!({"type": "integer"}),
-            json!({"type": "boolean"}),
-            json!({"type": "string", "pattern": r"^\s*[-+]?[0-9]+\s*$"}),
-        ]
-    } else {
-        return;
-    };
-    object.remove("type");
-    let mut any_of = lax;
-    if has("null") {
-        any_of.push(json!({"type": "null"}));
-    }
-    object.insert("anyOf".to_owned(), Value::Array(any_of));
-}
-
-/// pydantic's accepted boolean strings, case-insensitively, as an ECMA-262 pattern.
-fn lax_bool_pattern() -> String {
-    let words = ["0", "1", "off", "on", "f", "t", "false", "true", "n", "y", "no", "yes"];
-    let alternatives: Vec<String> = words
-        .iter()
-        .map(|w| {
-            w.chars()
-                .map(|c| {
-                    if c.is_ascii_alphabetic() {
-                        format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    format!("^({})$", alternatives.join("|"))
 }
 
 #[cfg(test)]
@@ -202,7 +127,7 @@ mod tests {
 
     #[test]
     fn lax_booleans_match_the_loader() {
-        let pattern = lax_bool_pattern();
+        let pattern = dstack_core::config::schema::lax_bool_pattern();
         let schema = json!({"type": "string", "pattern": pattern});
         let validator = jsonschema::draft7::new(&schema).unwrap();
         for word in ["yes", "YES", "On", "f", "0", "True"] {

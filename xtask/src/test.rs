@@ -74,7 +74,15 @@ pub fn run() -> Result<(), String> {
     let mut cli = std::env::var("DSTACK_TEST_CLI").ok();
     step("dstack CLI", || {
         if cli.is_none() {
-            cli = Some(crate::venv::dstack_cli()?.display().to_string());
+            cli = Some(crate::venv::DSTACK.bin()?.join("dstack").display().to_string());
+        }
+        Ok(())
+    })?;
+    let mut schemathesis = std::env::var("DSTACK_TEST_SCHEMATHESIS").ok();
+    step("schemathesis", || {
+        if schemathesis.is_none() {
+            let st = crate::venv::SCHEMATHESIS.bin()?.join("st");
+            schemathesis = Some(st.display().to_string());
         }
         Ok(())
     })?;
@@ -87,6 +95,7 @@ pub fn run() -> Result<(), String> {
             postgres_url.iter().map(|url| ("DSTACK_TEST_POSTGRES_URL", url.as_str())).collect();
         env.extend(cli.iter().map(|cli| ("DSTACK_TEST_CLI", cli.as_str())));
         env.extend(moto_url.iter().map(|url| ("DSTACK_TEST_MOTO_URL", url.as_str())));
+        env.extend(schemathesis.iter().map(|st| ("DSTACK_TEST_SCHEMATHESIS", st.as_str())));
         if has_nextest() {
             cargo_with(&["nextest", "run", "--workspace", "--no-fail-fast"], &env)
         } else {

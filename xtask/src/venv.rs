@@ -1,43 +1,61 @@
-//! The real `dstack` CLI for the end-to-end tests: pip `dstack==0.22.5` in a venv under
-//! `target/e2e`, created once and reused while it holds that version.
+//! Python tools the tests and benchmarks use, each pinned in its own venv under
+//! `target/e2e/venv-<name>`, created once and reused while it holds the pinned version: the
+//! real `dstack` CLI, moto, schemathesis, gpuhunt.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::schema::root;
 
-pub const DSTACK_VERSION: &str = "0.22.5";
-
-/// The `dstack` executable of the venv, installing it when needed.
-pub fn dstack_cli() -> Result<PathBuf, String> {
-    let venv = root().join("target/e2e/venv-dstack");
-    let cli = venv.join("bin/dstack");
-    if installed_version(&cli).as_deref() == Some(DSTACK_VERSION) {
-        return Ok(cli);
-    }
-    let python = ["python3", "python"]
-        .into_iter()
-        .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
-        .ok_or("python3 is needed for the end-to-end tests with the dstack CLI")?;
-    let _ = std::fs::remove_dir_all(&venv);
-    run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
-    eprintln!("==> installing dstack=={DSTACK_VERSION} into {}", venv.display());
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .arg(format!("dstack=={DSTACK_VERSION}")))?;
-    match installed_version(&cli) {
-        Some(v) if v == DSTACK_VERSION => Ok(cli),
-        other => Err(format!("dstack {DSTACK_VERSION} was installed but reports {other:?}")),
-    }
+/// A pinned PyPI package and the venv that holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Tool {
+    /// The venv's name: `target/e2e/venv-<name>`.
+    pub name: &'static str,
+    pub package: &'static str,
+    /// Extras to install with it (`"[server]"`), or `""`.
+    pub extras: &'static str,
+    pub version: &'static str,
 }
 
-fn installed_version(cli: &std::path::Path) -> Option<String> {
-    let python = cli.parent()?.join("python");
-    let output = Command::new(python)
-        .args(["-c", "import importlib.metadata as m; print(m.version('dstack'))"])
-        .output()
-        .ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+pub const DSTACK: Tool = Tool { name: "dstack", package: "dstack", extras: "", version: "0.22.5" };
+pub const MOTO: Tool = Tool { name: "moto", package: "moto", extras: "[server]", version: "5.2.5" };
+pub const SCHEMATHESIS: Tool =
+    Tool { name: "schemathesis", package: "schemathesis", extras: "", version: "4.32.5" };
+pub const GPUHUNT: Tool =
+    Tool { name: "gpuhunt", package: "gpuhunt", extras: "", version: "0.1.30" };
+
+impl Tool {
+    /// The venv's `bin/` directory, installing the tool when it is missing or another version.
+    pub fn bin(&self) -> Result<PathBuf, String> {
+        let venv = root().join("target/e2e").join(format!("venv-{}", self.name));
+        let bin = venv.join("bin");
+        if self.installed_version(&bin).as_deref() == Some(self.version) {
+            return Ok(bin);
+        }
+        let python = ["python3", "python"]
+            .into_iter()
+            .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
+            .ok_or("python3 is needed to install the test tools")?;
+        let _ = std::fs::remove_dir_all(&venv);
+        run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
+        let requirement = format!("{}{}=={}", self.package, self.extras, self.version);
+        eprintln!("==> installing {requirement} into {}", venv.display());
+        run(Command::new(bin.join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(&requirement))?;
+        match self.installed_version(&bin) {
+            Some(v) if v == self.version => Ok(bin),
+            other => Err(format!("{requirement} was installed but reports {other:?}")),
+        }
+    }
+
+    fn installed_version(&self, bin: &std::path::Path) -> Option<String> {
+        let script =
+            format!("import importlib.metadata as m; print(m.version('{}'))", self.package);
+        let output = Command::new(bin.join("python")).args(["-c", &script]).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
 }
 
 fn run(command: &mut Command) -> Result<(), String> {

@@ -35,7 +35,7 @@ pub async fn create_user(
     email: Option<String>,
     token: Secret,
 ) -> Result<User, ApiError> {
-    if name.is_empty() || name.len() > 50 {
+    if name.is_empty() || name.chars().count() > 50 {
         return Err(ApiError::client("Username should have 1 to 50 characters"));
     }
     let (ssh_public_key, ssh_private_key) = generate_key_pair(name);

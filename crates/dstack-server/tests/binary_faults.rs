@@ -33,7 +33,11 @@ fn with_token(dir: &std::path::Path) -> Command {
     cmd
 }
 
-async fn post(addr: std::net::SocketAddr, path: &str, body: &serde_json::Value) -> common::Response {
+async fn post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    body: &serde_json::Value,
+) -> common::Response {
     let auth = format!("Bearer {TOKEN}");
     common::http(addr, "POST", path, &[("Authorization", &auth)], &body.to_string()).await
 }
@@ -163,7 +167,9 @@ fn two_servers_starting_together_on_a_new_directory_both_start() {
 }
 
 fn keys_config(secret: &str) -> String {
-    format!("projects:\n- name: main\nencryption:\n  keys:\n  - type: aes\n    name: k1\n    secret: {secret}\n")
+    format!(
+        "projects:\n- name: main\nencryption:\n  keys:\n  - type: aes\n    name: k1\n    secret: {secret}\n"
+    )
 }
 
 /// Waits for a stderr line containing `needle`, returning the lines read.

@@ -213,7 +213,9 @@ async fn concurrent_project_creates_give_one_project_with_its_owner() {
         .map(|_| {
             let server = server.clone();
             tokio::spawn(async move {
-                server.post("/api/projects/create", ADMIN_TOKEN, &json!({"project_name": "p"})).await
+                server
+                    .post("/api/projects/create", ADMIN_TOKEN, &json!({"project_name": "p"}))
+                    .await
             })
         })
         .collect();

@@ -6,6 +6,7 @@ pub mod encryption;
 pub mod files;
 pub mod load;
 pub mod permissions;
+pub mod schema;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -622,6 +622,7 @@ macro_rules! tagged_union {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
         #[serde(tag = "type")]
+        #[schemars(deny_unknown_fields)]
         $vis enum $name {
             $(
                 $(#[$vmeta])*

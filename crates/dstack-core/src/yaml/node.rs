@@ -434,7 +434,11 @@ fn collection_depth(node: &Node) -> usize {
     match &node.value {
         Value::Sequence(items) => 1 + items.iter().map(collection_depth).max().unwrap_or(0),
         Value::Mapping(pairs) => {
-            1 + pairs.iter().map(|(k, v)| collection_depth(k).max(collection_depth(v))).max().unwrap_or(0)
+            1 + pairs
+                .iter()
+                .map(|(k, v)| collection_depth(k).max(collection_depth(v)))
+                .max()
+                .unwrap_or(0)
         }
         _ => 0,
     }
@@ -737,8 +741,7 @@ mod tests {
     fn nesting_is_bounded_in_every_style() {
         let deep_block = format!("regions:\n{}x\n", "- ".repeat(20_000));
         let deep_flow = format!("regions: {}x{}\n", "[".repeat(20_000), "]".repeat(20_000));
-        let deep_mapping: String =
-            (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        let deep_mapping: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
         for text in [deep_block, deep_flow, deep_mapping] {
             let err = parse(&text).unwrap_err();
             assert!(err.message.contains("nested deeper than 64 levels"), "{}", err.message);

@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use dstack_core::config::load::{from_json, from_yaml};
 use dstack_core::config::{BackendConfigWithCreds, BackendType};
 use dstack_core::yaml::Diagnostic;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -113,9 +114,10 @@ async fn update(
     Ok(Json(save(&state, &me, &project_name, input, Mode::Update).await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct YamlRequest {
-    config_yaml: String,
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct YamlRequest {
+    pub config_yaml: String,
 }
 
 impl RequestBody for YamlRequest {
@@ -177,9 +179,21 @@ async fn update_yaml(
     Ok(Json(Value::Null))
 }
 
-#[derive(Debug, Deserialize)]
-struct DeleteRequest {
-    backends_names: Vec<String>,
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRequest {
+    /// Backend types, in dstack's spelling.
+    #[schemars(with = "Vec<DstackBackendName>")]
+    pub backends_names: Vec<String>,
+}
+
+/// A backend type as dstack's API names it (its `BackendType` enum).
+#[derive(Debug, JsonSchema)]
+#[schemars(transform = dstack_enum)]
+pub struct DstackBackendName;
+
+fn dstack_enum(schema: &mut schemars::Schema) {
+    *schema = schemars::json_schema!({"type": "string", "enum": DSTACK_ENUM_ORDER});
 }
 
 impl RequestBody for DeleteRequest {
@@ -224,7 +238,7 @@ fn enum_error(loc: Value, input: &str) -> Value {
 }
 
 /// The order of dstack's `BackendType` enum (its declaration order).
-const DSTACK_ENUM_ORDER: [&str; 23] = [
+pub const DSTACK_ENUM_ORDER: [&str; 23] = [
     "amddevcloud",
     "aws",
     "azure",

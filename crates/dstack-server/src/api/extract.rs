@@ -84,7 +84,9 @@ async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, 
             Err(ApiError::BodyTooLarge { limit: limits.max_body_bytes })
         }
         // The client broke off or sent a malformed body: its fault, not ours.
-        Ok(Err(rejection)) => Err(ApiError::client(format!("Cannot read the request body: {rejection}"))),
+        Ok(Err(rejection)) => {
+            Err(ApiError::client(format!("Cannot read the request body: {rejection}")))
+        }
         Err(_) => Err(ApiError::BodyTimeout { seconds: limits.body_timeout.as_secs() }),
     }
 }
@@ -161,7 +163,9 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value.clone()).map_err(|e| {
+    let mut read = value.clone();
+    integral_floats_as_integers(&mut read);
+    serde_json::from_value(read).map_err(|e| {
         ApiError::Validation(vec![json!({
             "type": "value_error",
             "loc": ["body"],
@@ -169,6 +173,23 @@ fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
             "input": value,
         })])
     })
+}
+
+/// pydantic reads `4.0` as the integer 4 (and JSON Schema calls it an integer): so do we.
+fn integral_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// FastAPI's `json_invalid` error: Python's json module message and character offset.

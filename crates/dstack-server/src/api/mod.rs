@@ -6,21 +6,19 @@ pub mod error;
 pub mod extract;
 pub mod models;
 pub mod openapi;
+pub mod projects;
 pub mod runs;
+pub mod users;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::json;
 
 use self::error::ApiError;
-use self::extract::{Authed, Body, Fields, RequestBody};
-use self::models::{ProjectOut, UserOut, UserWithCreds};
-use crate::services;
 use crate::settings::DSTACK_VERSION;
 use crate::state::AppState;
 use crate::store::{GlobalRole, Project, ProjectRole, User};
@@ -29,19 +27,13 @@ use crate::store::{GlobalRole, Project, ProjectRole, User};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/server/get_info", post(get_info))
-        .route("/api/users/get_my_user", post(get_my_user))
-        .route("/api/users/get_user", post(get_user))
-        .route("/api/users/create", post(create_user))
-        .route("/api/users/list", post(list_users))
-        .route("/api/projects/list", post(list_projects))
-        .route("/api/projects/create", post(create_project))
-        .route("/api/projects/{project_name}/get", post(get_project))
-        .route("/api/projects/{project_name}/add_members", post(add_members))
+        .merge(users::routes())
+        .merge(projects::routes())
         .merge(backends::routes())
         .merge(runs::routes())
         .route("/openapi.json", get(openapi::document))
         .fallback(unknown_path)
-        .method_not_allowed_fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn(check_client_version))
         .layer(axum::extract::DefaultBodyLimit::max(state.settings.http.max_body_bytes))
         .with_state(state)
@@ -78,13 +70,33 @@ fn is_newer(client: &str, server: &str) -> bool {
     }
 }
 
+/// dstack answers an unknown `/api/` path with 405 from the web UI's catch-all `GET` route,
+/// and anything else with 404.
 async fn unknown_path(request: Request) -> Response {
     if request.uri().path().starts_with("/api/") {
-        (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"detail": "Method Not Allowed"})))
-            .into_response()
+        method_not_allowed("GET, HEAD")
     } else {
         not_found().await
     }
+}
+
+/// A known path with the wrong method: `GET` meets dstack's web UI (404, as dstack answers);
+/// other methods get 405 with the methods the path takes.
+async fn wrong_method(request: Request) -> Response {
+    if matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
+        return not_found().await;
+    }
+    let allowed = if request.uri().path() == "/openapi.json" { "GET, HEAD" } else { "POST" };
+    method_not_allowed(allowed)
+}
+
+fn method_not_allowed(allowed: &'static str) -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(axum::http::header::ALLOW, allowed)],
+        Json(json!({"detail": "Method Not Allowed"})),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -93,77 +105,6 @@ async fn not_found() -> Response {
 
 async fn get_info() -> Json<serde_json::Value> {
     Json(json!({"server_version": DSTACK_VERSION}))
-}
-
-async fn get_my_user(State(state): State<AppState>, Authed(user): Authed) -> Json<UserWithCreds> {
-    Json(UserWithCreds::new(&user, &state))
-}
-
-#[derive(Debug, Deserialize)]
-struct GetUserRequest {
-    username: String,
-}
-
-impl RequestBody for GetUserRequest {
-    const FIELDS: Fields = &[("username", true)];
-}
-
-async fn get_user(
-    State(state): State<AppState>,
-    Authed(me): Authed,
-    Body(request): Body<GetUserRequest>,
-) -> Result<Json<UserWithCreds>, ApiError> {
-    if me.global_role != GlobalRole::Admin && me.name != request.username {
-        return Err(ApiError::AccessDenied);
-    }
-    let user = state.store.user_by_name(&request.username).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(UserWithCreds::new(&user, &state)))
-}
-
-#[derive(Debug, Deserialize)]
-struct CreateUserRequest {
-    username: String,
-    global_role: GlobalRole,
-    email: Option<String>,
-    active: Option<bool>,
-}
-
-impl RequestBody for CreateUserRequest {
-    const FIELDS: Fields =
-        &[("username", true), ("global_role", true), ("email", false), ("active", false)];
-}
-
-async fn create_user(
-    State(state): State<AppState>,
-    Authed(me): Authed,
-    Body(request): Body<CreateUserRequest>,
-) -> Result<Json<UserOut>, ApiError> {
-    require_global_admin(&me)?;
-    let token = dstack_core::Secret::new(uuid::Uuid::new_v4().to_string());
-    let mut user = services::create_user(
-        &state.store,
-        &request.username,
-        request.global_role,
-        request.email,
-        token,
-    )
-    .await?;
-    user.active = request.active.unwrap_or(true);
-    Ok(Json(UserOut::new(&user, &state)))
-}
-
-async fn list_users(
-    State(state): State<AppState>,
-    Authed(me): Authed,
-) -> Result<Json<Vec<UserOut>>, ApiError> {
-    // Without admin rights a user sees only themself, as in dstack.
-    let users =
-        if me.global_role == GlobalRole::Admin { state.store.users().await? } else { vec![me] };
-    Ok(Json(users.iter().map(|u| UserOut::new(u, &state)).collect()))
-}
-
-fn require_global_admin(user: &User) -> Result<(), ApiError> {
-    if user.global_role == GlobalRole::Admin { Ok(()) } else { Err(ApiError::AccessDenied) }
 }
 
 /// What a caller needs to be allowed to do in a project.
@@ -196,157 +137,6 @@ pub async fn project_for(
         Access::Admin => role == Some(ProjectRole::Admin),
     };
     if allowed { Ok(project) } else { Err(ApiError::AccessDenied) }
-}
-
-/// The full view of a project: owner, backends without creds, members.
-pub async fn project_view(state: &AppState, project: &Project) -> Result<ProjectOut, ApiError> {
-    let owner = state.store.user_by_id(&project.owner_id).await?.ok_or_else(|| {
-        ApiError::Internal(format!("owner of project {} is missing", project.name))
-    })?;
-    let members = state.store.members(&project.id).await?;
-    let backends = backends::views(state, project).await?;
-    Ok(ProjectOut::new(project, &owner, backends, &members, state))
-}
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)] // pagination fields are accepted as dstack accepts them
-struct ListProjectsRequest {
-    include_not_joined: Option<bool>,
-    username: Option<String>,
-    return_total_count: Option<bool>,
-    name_pattern: Option<String>,
-    prev_created_at: Option<String>,
-    prev_id: Option<String>,
-    limit: Option<usize>,
-    ascending: Option<bool>,
-}
-
-impl RequestBody for ListProjectsRequest {
-    const FIELDS: Fields = &[
-        ("include_not_joined", false),
-        ("username", false),
-        ("return_total_count", false),
-        ("name_pattern", false),
-        ("prev_created_at", false),
-        ("prev_id", false),
-        ("limit", false),
-        ("ascending", false),
-    ];
-    const BODY_OPTIONAL: bool = true;
-}
-
-async fn list_projects(
-    State(state): State<AppState>,
-    Authed(me): Authed,
-    Body(request): Body<ListProjectsRequest>,
-) -> Result<Json<Vec<ProjectOut>>, ApiError> {
-    let include_not_joined = request.include_not_joined.unwrap_or(true);
-    let projects = state.store.project_listing(&me.id).await?;
-    let ordered: Box<dyn Iterator<Item = &crate::store::ListedProject>> =
-        if request.ascending == Some(true) {
-            Box::new(projects.iter().rev())
-        } else {
-            Box::new(projects.iter())
-        };
-    let pattern = request.name_pattern.as_ref().map(|p| p.to_lowercase());
-    let out = ordered
-        .filter(|p| pattern.as_ref().is_none_or(|pat| p.name.to_lowercase().contains(pat)))
-        .filter(|p| {
-            me.global_role == GlobalRole::Admin
-                || p.role.is_some()
-                || (include_not_joined && p.is_public)
-        })
-        .take(request.limit.unwrap_or(2000))
-        .map(|p| ProjectOut::listed(p, &state))
-        .collect();
-    Ok(Json(out))
-}
-
-#[derive(Debug, Deserialize)]
-struct CreateProjectRequest {
-    project_name: String,
-    is_public: Option<bool>,
-    templates_repo: Option<String>,
-}
-
-impl RequestBody for CreateProjectRequest {
-    const FIELDS: Fields =
-        &[("project_name", true), ("is_public", false), ("templates_repo", false)];
-}
-
-async fn create_project(
-    State(state): State<AppState>,
-    Authed(me): Authed,
-    Body(request): Body<CreateProjectRequest>,
-) -> Result<Json<ProjectOut>, ApiError> {
-    if me.global_role != GlobalRole::Admin && !state.permissions().allow_non_admins_create_projects
-    {
-        return Err(ApiError::AccessDenied);
-    }
-    let project = services::create_project(
-        &state.store,
-        &me,
-        &request.project_name,
-        request.is_public.unwrap_or(false),
-        request.templates_repo,
-    )
-    .await?;
-    Ok(Json(project_view(&state, &project).await?))
-}
-
-async fn get_project(
-    State(state): State<AppState>,
-    Authed(me): Authed,
-    Path(name): Path<String>,
-) -> Result<Json<ProjectOut>, ApiError> {
-    let project = project_for(&state, &me, &name, Access::Read).await?;
-    Ok(Json(project_view(&state, &project).await?))
-}
-
-#[derive(Debug, Deserialize)]
-struct MemberSetting {
-    username: String,
-    project_role: ProjectRole,
-}
-
-#[derive(Debug, Deserialize)]
-struct AddMembersRequest {
-    members: Vec<MemberSetting>,
-}
-
-impl RequestBody for AddMembersRequest {
-    const FIELDS: Fields = &[("members", true)];
-}
-
-async fn add_members(
-    State(state): State<AppState>,
-    Authed(me): Authed,
-    Path(name): Path<String>,
-    Body(request): Body<AddMembersRequest>,
-) -> Result<Json<ProjectOut>, ApiError> {
-    let project = project_for(&state, &me, &name, Access::Manage).await?;
-    let my_role = state.store.member_role(&project.id, &me.id).await?;
-    // The whole request is checked before anything is written, and written all or none.
-    let mut roles = Vec::with_capacity(request.members.len());
-    for member in &request.members {
-        // Only admins may hand out the admin role.
-        if member.project_role == ProjectRole::Admin
-            && me.global_role != GlobalRole::Admin
-            && my_role != Some(ProjectRole::Admin)
-        {
-            return Err(ApiError::AccessDenied);
-        }
-    }
-    for member in &request.members {
-        let user = state
-            .store
-            .user_by_name(&member.username)
-            .await?
-            .ok_or_else(|| ApiError::client(format!("User {} not found", member.username)))?;
-        roles.push((user.id, member.project_role));
-    }
-    state.store.set_members(&project.id, &roles).await?;
-    Ok(Json(project_view(&state, &project).await?))
 }
 
 #[cfg(test)]

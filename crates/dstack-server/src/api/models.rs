@@ -1,5 +1,6 @@
 //! The JSON the API answers with, field for field and in dstack's order.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -25,12 +26,12 @@ pub fn timestamp(micros: i64) -> String {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct UserPermissions {
     pub can_create_projects: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct UserOut {
     pub id: String,
     pub username: String,
@@ -42,13 +43,13 @@ pub struct UserOut {
     pub ssh_public_key: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Token {
     pub token: String,
 }
 
 /// A user with their token and SSH private key: for the user themself, and for admins.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct UserWithCreds {
     #[serde(flatten)]
     pub user: UserOut,
@@ -87,26 +88,26 @@ impl UserWithCreds {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct MemberPermissions {
     pub can_manage_ssh_fleets: bool,
     pub can_manage_secrets: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct MemberOut {
     pub user: UserOut,
     pub project_role: ProjectRole,
     pub permissions: MemberPermissions,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct BackendOut {
     pub name: String,
     pub config: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ProjectOut {
     pub project_id: String,
     pub project_name: String,

@@ -5,6 +5,7 @@
 //! answers have dstack's shapes (`RunPlan`, `ListGpusResponse`) so that the real CLI reads them.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -195,6 +196,27 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
     })
 }
 
+/// Checks the shapes of a plan or GPU list body against the schema `/openapi.json` publishes
+/// for it (dstack's pydantic models refuse the same with 422).
+fn check_shapes(body: &Value, group_by: bool) -> Result<(), ApiError> {
+    static PLAN: OnceLock<jsonschema::Validator> = OnceLock::new();
+    static GPUS: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = if group_by { &GPUS } else { &PLAN }.get_or_init(|| {
+        jsonschema::draft202012::new(&super::openapi::run_plan_request(group_by))
+            .expect("the run plan schema is valid")
+    });
+    let errors: Vec<Value> = validator
+        .iter_errors(body)
+        .map(|error| {
+            let mut loc = vec![json!("body")];
+            let path = error.instance_path().as_str().to_owned();
+            loc.extend(path.split('/').filter(|s| !s.is_empty()).map(|s| json!(s)));
+            json!({"type": "value_error", "loc": loc, "msg": error.to_string(), "input": error.instance()})
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+}
+
 /// The request body, the project (for its members), what was asked, and the matching offers.
 async fn offers_for(
     state: &AppState,
@@ -204,6 +226,7 @@ async fn offers_for(
     default_spot: Option<bool>,
 ) -> Result<(Value, crate::store::Project, Asked, Vec<InstanceOfferWithAvailability>), ApiError> {
     let project = project_for(state, me, project_name, Access::Read).await?;
+    check_shapes(&body, default_spot.is_none())?;
     let asked = asked(&body, default_spot)?;
     let offers = project_offers(state, &project, &asked.requirements).await?;
     Ok((body, project, asked, offers))

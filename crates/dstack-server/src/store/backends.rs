@@ -49,10 +49,8 @@ impl Store {
 
     pub async fn backends(&self, project_id: &str) -> Result<Vec<BackendRow>> {
         let sql = format!("SELECT {COLUMNS} FROM backends WHERE project_id = $1 ORDER BY type");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(project_id)
-            .fetch_all(&self.db.pool)
-            .await?;
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project_id).fetch_all(&self.db.pool).await?;
         rows.iter().map(|r| self.backend_from_row(r)).collect()
     }
 

@@ -12,7 +12,16 @@ use super::{LISTING_CACHE_TTL, Result, Store};
 
 /// A member's role in a project.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum ProjectRole {
@@ -38,7 +47,6 @@ impl ProjectRole {
         }
     }
 }
-
 
 /// A project as the project list shows it, with the caller's role in it.
 #[derive(Debug, Clone)]
@@ -199,7 +207,11 @@ impl Store {
     }
 
     /// Sets each user's role in `project`, adding memberships where needed, all or none.
-    pub async fn set_members(&self, project_id: &str, roles: &[(String, ProjectRole)]) -> Result<()> {
+    pub async fn set_members(
+        &self,
+        project_id: &str,
+        roles: &[(String, ProjectRole)],
+    ) -> Result<()> {
         let mut tx = self.db.pool.begin().await?;
         for (user_id, role) in roles {
             upsert_member(&mut tx, project_id, user_id, *role).await?;

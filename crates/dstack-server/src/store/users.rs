@@ -9,7 +9,9 @@ use sqlx::any::AnyRow;
 use super::{AUTH_CACHE_TTL, Result, Store, token_hash};
 
 /// A user's role on the whole server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GlobalRole {
     Admin,
@@ -28,7 +30,6 @@ impl GlobalRole {
         if s == "admin" { GlobalRole::Admin } else { GlobalRole::User }
     }
 }
-
 
 #[derive(Debug, Clone)]
 pub struct User {

@@ -84,10 +84,21 @@ pub struct AwsOsImage {
     pub user: String,
 }
 
-/// A 12-digit AWS account ID or `self`.
+/// A 12-digit AWS account ID or `self`. YAML may write the ID as a number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(transparent)]
-pub struct AwsImageOwner(#[schemars(regex(pattern = r"^(\d{12}|self)$"))] String);
+#[schemars(transform = account_or_self)]
+pub struct AwsImageOwner(String);
+
+fn account_or_self(schema: &mut schemars::Schema) {
+    *schema = schemars::json_schema!({
+        "description": "A 12-digit AWS account ID, or `self`.",
+        "anyOf": [
+            {"type": "string", "pattern": r"^(\d{12}|self)$"},
+            {"type": "integer", "minimum": 100_000_000_000_u64, "maximum": 999_999_999_999_u64},
+        ],
+    });
+}
 
 impl AwsImageOwner {
     pub fn as_str(&self) -> &str {

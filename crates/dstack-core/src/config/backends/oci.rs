@@ -32,6 +32,10 @@ crate::tagged_union! {
 /// An OCI user's API signing key. Exactly one of `key_file` and `key_content` is set.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"properties": {"key_file": {"type": "string", "minLength": 1}}, "required": ["key_file"]},
+    {"properties": {"key_content": {"type": "string", "minLength": 1}}, "required": ["key_content"]},
+]))]
 pub struct OciClientCreds {
     /// The user OCID.
     pub user: String,
