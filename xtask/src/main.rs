@@ -1,6 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>`.
 
 mod bench;
+mod fuzz;
 mod moto;
 mod postgres;
 mod reference;
@@ -17,8 +18,11 @@ tasks:
                          docs/reference/server-config.md from the Rust types;
                          with --check, fail if they are stale instead
   test                   run every check CI runs: formatting, clippy,
-                         generated files, and all tests (sets up PostgreSQL
-                         and the dstack CLI)
+                         generated files, all tests (sets up PostgreSQL,
+                         moto, the dstack CLI and schemathesis) and a short
+                         fuzzing run
+  fuzz [--seconds N]     run each fuzz target of fuzz/ for N seconds
+                         (default 60) with cargo-fuzz
   bench server           print the server's start-up time, memory and
                          requests/s (release build, wrk on loopback)
   bench offers           time one query over a 100,000-row catalog here and
@@ -62,6 +66,14 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        ["fuzz"] => exit(fuzz::run(60)),
+        ["fuzz", "--seconds", seconds] => match seconds.parse() {
+            Ok(seconds) => exit(fuzz::run(seconds)),
+            Err(_) => {
+                eprintln!("fuzz: `{seconds}` is not a number of seconds");
+                ExitCode::from(2)
+            }
+        },
         ["test"] => match test::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::FAILURE,
@@ -69,6 +81,16 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -104,6 +104,9 @@ pub fn run() -> Result<(), String> {
     })?;
     drop(postgres);
     drop(moto);
+    let seconds = std::env::var("DSTACK_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok());
+    let seconds = seconds.unwrap_or(20);
+    step(&format!("fuzz ({seconds} s per target)"), || crate::fuzz::run(seconds))?;
     Ok(())
 }
 

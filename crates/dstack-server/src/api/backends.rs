@@ -63,13 +63,14 @@ fn validation_errors(errors: &[Diagnostic], input: &Value) -> Vec<Value> {
 
 /// A backend config as a request carries it: a JSON body (`create`, `update`) or YAML text
 /// (`create_yaml`, `update_yaml`).
-enum ConfigInput {
+#[derive(Debug)]
+pub enum ConfigInput {
     Json(Value),
     Yaml(String),
 }
 
 impl ConfigInput {
-    fn read(&self) -> Result<BackendConfigWithCreds, ApiError> {
+    pub fn read(&self) -> Result<BackendConfigWithCreds, ApiError> {
         match self {
             ConfigInput::Json(value) => from_json(value)
                 .map_err(|errors| ApiError::Validation(validation_errors(&errors, value))),
@@ -207,19 +208,24 @@ async fn delete(
     Body(request): Body<DeleteRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_for(&state, &me, &project_name, Access::Admin).await?;
-    let errors: Vec<Value> = request
-        .backends_names
-        .iter()
-        .enumerate()
-        .filter(|(_, name)| name.parse::<BackendType>().is_err())
-        .map(|(i, name)| enum_error(json!(["body", "backends_names", i]), name))
-        .collect();
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    request.check()?;
     let names: Vec<&str> = request.backends_names.iter().map(String::as_str).collect();
     state.store.delete_backends(&project.id, &names).await?;
     Ok(Json(Value::Null))
+}
+
+impl DeleteRequest {
+    /// Every name must be one of dstack's backend types (422 otherwise).
+    pub fn check(&self) -> Result<(), ApiError> {
+        let errors: Vec<Value> = self
+            .backends_names
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| name.parse::<BackendType>().is_err())
+            .map(|(i, name)| enum_error(json!(["body", "backends_names", i]), name))
+            .collect();
+        if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    }
 }
 
 /// dstack's 422 for a value that is not a backend type.

@@ -39,6 +39,38 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Runs the body reader of the route at `path` on `bytes`, exactly as its handler does before
+/// it touches any state, and returns what the reader refused. This is the entry point of
+/// `fuzz/`'s `api_bodies` target: no body may make a reader panic or overflow the stack.
+pub fn read_body(path: &str, bytes: &[u8]) -> Result<(), ApiError> {
+    use extract::{json_value, parse_body};
+    let route = path.rsplit_once("/api/").map_or(path, |(_, route)| route);
+    let last = route.rsplit('/').next().unwrap_or_default();
+    match (route, last) {
+        // Routes that read no body.
+        ("server/get_info" | "users/get_my_user" | "users/list" | "backends/list_types", _) => {
+            Ok(())
+        }
+        (_, "get" | "config_info" | "get_yaml") => Ok(()),
+        ("users/get_user", _) => parse_body::<users::GetUserRequest>(bytes).map(drop),
+        ("users/create", _) => parse_body::<users::CreateUserRequest>(bytes).map(drop),
+        ("projects/list", _) => parse_body::<projects::ListProjectsRequest>(bytes)?.check(),
+        ("projects/create", _) => parse_body::<projects::CreateProjectRequest>(bytes).map(drop),
+        (_, "add_members") => parse_body::<projects::AddMembersRequest>(bytes).map(drop),
+        (_, "create" | "update") => {
+            backends::ConfigInput::Json(json_value(bytes)?).read().map(drop)
+        }
+        (_, "create_yaml" | "update_yaml") => {
+            let request = parse_body::<backends::YamlRequest>(bytes)?;
+            backends::ConfigInput::Yaml(request.config_yaml).read().map(drop)
+        }
+        (_, "delete") => parse_body::<backends::DeleteRequest>(bytes)?.check(),
+        (_, "get_plan") => runs::read_plan(&json_value(bytes)?, Some(false)).map(drop),
+        (_, "list") => runs::read_plan(&json_value(bytes)?, None).map(drop),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
 /// dstack refuses clients newer than the server.
 async fn check_client_version(request: Request, next: Next) -> Response {
     let client =
@@ -141,6 +173,29 @@ pub async fn project_for(
 
 #[cfg(test)]
 mod tests {
+    use super::{ApiError, read_body};
+
+    #[test]
+    fn every_body_route_has_its_reader() {
+        let refused = |path: &str, body: &str| match read_body(path, body.as_bytes()) {
+            Err(ApiError::Validation(_) | ApiError::Client(_)) => true,
+            Ok(()) => false,
+            Err(other) => panic!("{path}: {other:?}"),
+        };
+        assert!(refused("/api/project/main/gpus/list", "{}"), "run_spec is required");
+        assert!(!refused("/api/project/main/gpus/list", r#"{"run_spec": {}}"#));
+        assert!(refused(
+            "/api/project/main/runs/get_plan",
+            r#"{"run_spec": {}, "max_offers": -1}"#
+        ));
+        assert!(refused("/api/projects/list", r#"{"limit": 2001}"#));
+        assert!(!refused("/api/users/list", "garbage"), "reads no body");
+        assert!(refused("/api/project/main/backends/create_yaml", r#"{"config_yaml": "[1"}"#));
+        assert!(refused("/api/project/main/backends/delete", r#"{"backends_names": ["x"]}"#));
+        assert!(refused("/api/project/main/backends/create", r#"{"type": "lambda"}"#));
+        assert!(!refused("/api/projects/main/add_members", r#"{"members": []}"#));
+    }
+
     #[test]
     fn version_comparison() {
         assert!(super::is_newer("0.99.0", "0.22.5"));

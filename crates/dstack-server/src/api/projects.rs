@@ -65,19 +65,29 @@ impl RequestBody for ListProjectsRequest {
 /// The most projects one listing returns (dstack's bound).
 const MAX_LIMIT: u16 = 2000;
 
+impl ListProjectsRequest {
+    /// dstack's bound on `limit` (422 above it).
+    pub fn check(&self) -> Result<(), ApiError> {
+        match self.limit {
+            Some(limit) if limit > MAX_LIMIT => {
+                Err(ApiError::Validation(vec![serde_json::json!({
+                    "type": "less_than_equal",
+                    "loc": ["body", "limit"],
+                    "msg": format!("Input should be less than or equal to {MAX_LIMIT}"),
+                    "input": limit,
+                })]))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 async fn list_projects(
     State(state): State<AppState>,
     Authed(me): Authed,
     Body(request): Body<ListProjectsRequest>,
 ) -> Result<Json<Vec<ProjectOut>>, ApiError> {
-    if request.limit.is_some_and(|limit| limit > MAX_LIMIT) {
-        return Err(ApiError::Validation(vec![serde_json::json!({
-            "type": "less_than_equal",
-            "loc": ["body", "limit"],
-            "msg": format!("Input should be less than or equal to {MAX_LIMIT}"),
-            "input": request.limit,
-        })]));
-    }
+    request.check()?;
     let include_not_joined = request.include_not_joined.unwrap_or(true);
     let projects = state.store.project_listing(&me.id).await?;
     let ordered: Box<dyn Iterator<Item = &crate::store::ListedProject>> =

@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The parts of a request's `run_spec` that decide offers.
-struct Asked {
+pub(crate) struct Asked {
     run_spec: Map<String, Value>,
     requirements: Requirements,
 }
@@ -196,6 +196,12 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
     })
 }
 
+/// What a plan (`default_spot` on-demand) or GPU list (`None`) body asks for.
+pub(crate) fn read_plan(body: &Value, default_spot: Option<bool>) -> Result<Asked, ApiError> {
+    check_shapes(body, default_spot.is_none())?;
+    asked(body, default_spot)
+}
+
 /// Checks the shapes of a plan or GPU list body against the schema `/openapi.json` publishes
 /// for it (dstack's pydantic models refuse the same with 422).
 fn check_shapes(body: &Value, group_by: bool) -> Result<(), ApiError> {
@@ -226,8 +232,7 @@ async fn offers_for(
     default_spot: Option<bool>,
 ) -> Result<(Value, crate::store::Project, Asked, Vec<InstanceOfferWithAvailability>), ApiError> {
     let project = project_for(state, me, project_name, Access::Read).await?;
-    check_shapes(&body, default_spot.is_none())?;
-    let asked = asked(&body, default_spot)?;
+    let asked = read_plan(&body, default_spot)?;
     let offers = project_offers(state, &project, &asked.requirements).await?;
     Ok((body, project, asked, offers))
 }
