@@ -79,13 +79,25 @@ async fn lists_follow_creations_and_memberships() {
 async fn openapi_document_lists_the_endpoints() {
     let server = TestServer::start(None, None).await;
     let doc = server.request("GET", "/openapi.json", &[], "").await.json();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
     for path in [
         "/api/server/get_info",
         "/api/projects/list",
+        "/api/project/{project_name}/runs/get_plan",
+        "/api/project/{project_name}/gpus/list",
         "/api/project/{project_name}/backends/create_yaml",
     ] {
-        assert!(doc["paths"][path]["post"].is_object(), "{path}");
+        assert!(paths[path]["post"].is_object(), "{path}");
+    }
+    // Every documented path is routed: none gets the answer of an unknown path.
+    for path in paths.keys() {
+        let concrete = path.replace("{project_name}", "main").replace("{backend_name}", "lambda");
+        let answer = server.post(&concrete, ADMIN_TOKEN, &json!({})).await;
+        assert!(
+            !(answer.status == 405 && answer.header("allow") == Some("GET, HEAD")),
+            "{path} is documented but not routed"
+        );
     }
     assert!(doc["components"]["schemas"]["BackendConfigWithCreds"].is_object());
     server.stop().await;
