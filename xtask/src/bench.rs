@@ -354,5 +354,5 @@ fn write_published(
 
 /// Python with gpuhunt 0.1.30.
 fn gpuhunt_venv() -> Result<PathBuf, String> {
-    Ok(crate::venv::GPUHUNT.bin()?.join("python"))
+    Ok(crate::venv::Tool::pinned(crate::venv::GPUHUNT)?.bin()?.join("python"))
 }

@@ -1,12 +1,13 @@
 //! Project tasks, run as `cargo xtask <task>`.
 
 mod bench;
+mod emulators;
 mod fuzz;
-mod moto;
 mod postgres;
 mod reference;
 mod schema;
 mod test;
+mod tidy;
 mod venv;
 
 use std::process::ExitCode;

@@ -1,48 +1,29 @@
 //! `cargo xtask test`: everything CI checks, in one command that works on a fresh machine.
-//! Steps that need services (emulators, PostgreSQL, Python venvs) set them up here, so that
-//! nobody has to remember a manual step.
+//! What the tests need (PostgreSQL, the backends' emulators, the Python tools) is set up here,
+//! in parallel, so that nobody has to remember a manual step.
 
 use std::process::Command;
 use std::time::Instant;
 
 use crate::postgres::Postgres;
-use crate::schema;
+use crate::venv::Tool;
+use crate::{emulators, schema, tidy};
 
-/// The backend features of `dstack-server`: every feature in its Cargo.toml but `default`.
-fn backend_features() -> Result<Vec<String>, String> {
-    let path = crate::schema::root().join("crates/dstack-server/Cargo.toml");
-    let manifest =
-        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let features = manifest
-        .lines()
-        .skip_while(|line| line.trim() != "[features]")
-        .skip(1)
-        .take_while(|line| !line.starts_with('['))
-        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim().to_owned()))
-        .filter(|name| !name.is_empty() && !name.starts_with('#') && name != "default")
-        .collect();
-    Ok(features)
+/// What the tests were given: `(variable, value)` pairs, and what to keep alive meanwhile.
+#[derive(Debug, Default)]
+struct Services {
+    env: Vec<(String, String)>,
+    postgres: Option<Postgres>,
+    emulators: Vec<emulators::Running>,
 }
 
 /// Runs every step, stopping at the first failure.
 pub fn run() -> Result<(), String> {
     step("formatting", || cargo(&["fmt", "--all", "--check"]))?;
-    step("clippy", || {
-        cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])
+    step("the backend checklist", || {
+        let problems = tidy::problems(&schema::root());
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
     })?;
-    // Slim servers: none and each backend alone. Clippy reuses the workspace run's artifacts.
-    for feature in std::iter::once(None).chain(backend_features()?.into_iter().map(Some)) {
-        let label = feature.as_deref().map_or("no backends".to_owned(), |f| format!("only `{f}`"));
-        step(&format!("slim build ({label})"), || {
-            let mut args =
-                vec!["clippy", "--quiet", "-p", "dstack-server", "--no-default-features"];
-            if let Some(feature) = &feature {
-                args.extend(["--features", feature]);
-            }
-            args.extend(["--", "-D", "warnings"]);
-            cargo(&args)
-        })?;
-    }
     step("generated files", || {
         let stale = schema::stale();
         if stale.is_empty() {
@@ -51,72 +32,103 @@ pub fn run() -> Result<(), String> {
             Err(format!("stale: {stale:?}; run `cargo xtask gen-schema` and commit the result"))
         }
     })?;
-    // The server's tests run on SQLite and on PostgreSQL.
-    let mut postgres = None;
-    step("PostgreSQL", || {
-        if std::env::var_os("DSTACK_TEST_POSTGRES_URL").is_some() {
-            return Ok(());
-        }
-        postgres = Some(Postgres::start()?);
-        Ok(())
-    })?;
-    // The AWS backend's tests run against moto.
-    let mut moto = None;
-    step("moto", || {
-        if std::env::var_os("DSTACK_TEST_MOTO_URL").is_some() {
-            return Ok(());
-        }
-        moto = Some(crate::moto::Moto::start()?);
-        Ok(())
-    })?;
-    let moto_url =
-        moto.as_ref().map(|m| m.url.clone()).or_else(|| std::env::var("DSTACK_TEST_MOTO_URL").ok());
-    let mut cli = std::env::var("DSTACK_TEST_CLI").ok();
-    step("dstack CLI", || {
-        if cli.is_none() {
-            cli = Some(crate::venv::DSTACK.bin()?.join("dstack").display().to_string());
-        }
-        Ok(())
-    })?;
-    let mut schemathesis = std::env::var("DSTACK_TEST_SCHEMATHESIS").ok();
-    step("schemathesis", || {
-        if schemathesis.is_none() {
-            let st = crate::venv::SCHEMATHESIS.bin()?.join("st");
-            schemathesis = Some(st.display().to_string());
-        }
-        Ok(())
-    })?;
-    let postgres_url = postgres
-        .as_ref()
-        .map(|p| p.url.clone())
-        .or_else(|| std::env::var("DSTACK_TEST_POSTGRES_URL").ok());
+    // Services start while clippy runs: they are mostly downloads and waiting. They are
+    // joined whatever happens, so that a failed step does not leave them running.
+    let services = std::thread::spawn(services);
+    let checked = lints();
+    let services = step_value("services", || {
+        services.join().map_err(|_| "setting up the services panicked".to_owned())?
+    });
+    checked?;
+    let services = services?;
+    let env: Vec<(&str, &str)> =
+        services.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     step("tests", || {
-        let mut env: Vec<(&str, &str)> =
-            postgres_url.iter().map(|url| ("DSTACK_TEST_POSTGRES_URL", url.as_str())).collect();
-        env.extend(cli.iter().map(|cli| ("DSTACK_TEST_CLI", cli.as_str())));
-        env.extend(moto_url.iter().map(|url| ("DSTACK_TEST_MOTO_URL", url.as_str())));
-        env.extend(schemathesis.iter().map(|st| ("DSTACK_TEST_SCHEMATHESIS", st.as_str())));
         if has_nextest() {
             cargo_with(&["nextest", "run", "--workspace", "--no-fail-fast"], &env)
         } else {
             cargo_with(&["test", "--workspace", "--no-fail-fast"], &env)
         }
     })?;
-    drop(postgres);
-    drop(moto);
+    drop(services);
     let seconds = std::env::var("DSTACK_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok());
     let seconds = seconds.unwrap_or(20);
     step(&format!("fuzz ({seconds} s per target)"), || crate::fuzz::run(seconds))?;
     Ok(())
 }
 
+/// Clippy, and slim servers: none and each backend alone (only `dstack-server` is checked
+/// again; GitHub's workflow checks the features as a matrix).
+fn lints() -> Result<(), String> {
+    step("clippy", || {
+        cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])
+    })?;
+    let features = tidy::server_features(&schema::root())?;
+    for feature in std::iter::once(None).chain(features.iter().map(Some)) {
+        let label = feature.map_or("no backends".to_owned(), |f| format!("only `{f}`"));
+        step(&format!("slim build ({label})"), || {
+            let mut args = vec!["check", "--quiet", "-p", "dstack-server", "--no-default-features"];
+            if let Some(feature) = feature {
+                args.extend(["--features", feature]);
+            }
+            cargo(&args)
+        })?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL, every backend's emulator and the Python tools, unless the environment already
+/// names them.
+fn services() -> Result<Services, String> {
+    let mut services = Services::default();
+    let given = |name: &str| std::env::var(name).ok();
+    let postgres = std::thread::spawn(move || match given("DSTACK_TEST_POSTGRES_URL") {
+        Some(url) => Ok((url, None)),
+        None => Postgres::start().map(|p| (p.url.clone(), Some(p))),
+    });
+    let tools = std::thread::spawn(move || -> Result<Vec<(String, String)>, String> {
+        let cli = match given("DSTACK_TEST_CLI") {
+            Some(cli) => cli,
+            None => Tool::pinned(crate::venv::DSTACK)?.bin()?.join("dstack").display().to_string(),
+        };
+        let st = match given("DSTACK_TEST_SCHEMATHESIS") {
+            Some(st) => st,
+            None => {
+                Tool::pinned(crate::venv::SCHEMATHESIS)?.bin()?.join("st").display().to_string()
+            }
+        };
+        Ok(vec![("DSTACK_TEST_CLI".to_owned(), cli), ("DSTACK_TEST_SCHEMATHESIS".to_owned(), st)])
+    });
+    let declared = tidy::emulators(&schema::root())?;
+    let started: Vec<_> = declared
+        .into_iter()
+        .filter(|e| std::env::var_os(&e.url_variable).is_none())
+        .map(|e| std::thread::spawn(move || emulators::start(&e)))
+        .collect();
+    for emulator in started {
+        let running = emulator.join().map_err(|_| "an emulator's start panicked".to_owned())??;
+        eprintln!("==> emulator at {} ({})", running.url, running.variable);
+        services.env.push((running.variable.clone(), running.url.clone()));
+        services.emulators.push(running);
+    }
+    let (url, postgres) = postgres.join().map_err(|_| "PostgreSQL's start panicked")??;
+    services.env.push(("DSTACK_TEST_POSTGRES_URL".to_owned(), url));
+    services.postgres = postgres;
+    services.env.extend(tools.join().map_err(|_| "installing the tools panicked")??);
+    Ok(services)
+}
+
 fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    step_value(name, f)
+}
+
+fn step_value<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     eprintln!("==> {name}");
     let started = Instant::now();
     let result = f();
     let seconds = started.elapsed().as_secs_f32();
     match &result {
-        Ok(()) => eprintln!("==> {name}: ok ({seconds:.1}s)"),
+        Ok(_) => eprintln!("==> {name}: ok ({seconds:.1}s)"),
         Err(err) => eprintln!("==> {name}: FAILED ({seconds:.1}s): {err}"),
     }
     result

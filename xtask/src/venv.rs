@@ -8,29 +8,45 @@ use std::process::Command;
 use crate::schema::root;
 
 /// A pinned PyPI package and the venv that holds it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tool {
     /// The venv's name: `target/e2e/venv-<name>`.
-    pub name: &'static str,
-    pub package: &'static str,
+    pub name: String,
+    pub package: String,
     /// Extras to install with it (`"[server]"`), or `""`.
-    pub extras: &'static str,
-    pub version: &'static str,
+    pub extras: String,
+    pub version: String,
 }
 
-pub const DSTACK: Tool = Tool { name: "dstack", package: "dstack", extras: "", version: "0.22.5" };
-pub const MOTO: Tool = Tool { name: "moto", package: "moto", extras: "[server]", version: "5.2.5" };
-pub const SCHEMATHESIS: Tool =
-    Tool { name: "schemathesis", package: "schemathesis", extras: "", version: "4.32.5" };
-pub const GPUHUNT: Tool =
-    Tool { name: "gpuhunt", package: "gpuhunt", extras: "", version: "0.1.30" };
+/// The tools the test command uses besides the backends' emulators (which their manifests
+/// declare).
+pub const DSTACK: &str = "dstack==0.22.5";
+pub const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+pub const GPUHUNT: &str = "gpuhunt==0.1.30";
 
 impl Tool {
+    /// A requirement pinned with `==`: `moto[server]==5.2.5`.
+    pub fn pinned(requirement: &str) -> Result<Tool, String> {
+        let (spec, version) = requirement
+            .split_once("==")
+            .ok_or_else(|| format!("`{requirement}` is not pinned with `==`"))?;
+        let (package, extras) = match spec.find('[') {
+            Some(at) => (&spec[..at], &spec[at..]),
+            None => (spec, ""),
+        };
+        Ok(Tool {
+            name: package.to_owned(),
+            package: package.to_owned(),
+            extras: extras.to_owned(),
+            version: version.to_owned(),
+        })
+    }
+
     /// The venv's `bin/` directory, installing the tool when it is missing or another version.
     pub fn bin(&self) -> Result<PathBuf, String> {
         let venv = root().join("target/e2e").join(format!("venv-{}", self.name));
         let bin = venv.join("bin");
-        if self.installed_version(&bin).as_deref() == Some(self.version) {
+        if self.installed_version(&bin).as_deref() == Some(self.version.as_str()) {
             return Ok(bin);
         }
         let python = ["python3", "python"]

@@ -15,13 +15,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dstack_backend_aws::AwsConfigurator;
+use dstack_backend_kit::BackendContext;
 use dstack_catalog::{Catalog, Source};
-use dstack_core::Configurator;
-use dstack_core::backend::ValidationContext;
+use dstack_core::backend::{SshKeyPair, ValidationContext};
+use dstack_core::config::BackendType;
 use dstack_core::config::load::from_yaml;
 use dstack_core::offers::{InstanceConfiguration, SshKey};
 use dstack_core::resources::Requirements;
+use dstack_core::{Registry, Secret};
 
 struct Args {
     config: String,
@@ -76,10 +77,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = from_yaml(&text)
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
     let catalog = Arc::new(Catalog::new(Source::from_env(), None));
-    let configurator = AwsConfigurator::new(catalog);
+    let mut registry = Registry::new();
+    dstack_backend_aws::register(&mut registry, &BackendContext::new(catalog));
+    let configurator = registry.get(BackendType::Aws)?;
     configurator.validate_config(&config, &ValidationContext::default()).await?;
     let record = configurator.create_backend("example", config).await?;
-    let compute = configurator.backend(&record).await?.compute();
+    let compute = configurator.compute(&record).await?;
 
     let requirements = Requirements {
         resources: from_yaml(&args.resources).map_err(|errors| {
@@ -110,6 +113,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => vec![SshKey { public: std::fs::read_to_string(path)?.trim().to_owned() }],
         None => vec![],
     };
+    // AWS starts the agent from user data: the project key pair is not needed to log in.
+    let keys = SshKeyPair {
+        public: ssh_keys.first().map(|k| k.public.clone()).unwrap_or_default(),
+        private: Secret::new(""),
+    };
     let instance = InstanceConfiguration {
         project_name: "example".to_owned(),
         instance_name: "launch".to_owned(),
@@ -127,7 +135,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         data.availability_zone.as_deref().unwrap_or(&data.region)
     );
     for _ in 0..60 {
-        compute.update_provisioning_data(&mut data).await?;
+        compute.update_provisioning_data(&mut data, &keys).await?;
         if data.hostname.is_some() {
             break;
         }
@@ -140,9 +148,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => println!("no address yet; the instance is still starting"),
     }
     if args.terminate {
-        compute
-            .terminate_instance(&data.instance_id, &data.region, data.backend_data.as_deref())
-            .await?;
+        compute.terminate_instance(&data.instance_id, &data.region, &data.backend_data).await?;
         println!("terminated {}", data.instance_id);
     }
     Ok(())

@@ -23,22 +23,22 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use dstack_catalog::Catalog;
 use dstack_catalog::offer::catalog_offers;
-use dstack_core::backend::Capabilities;
+use dstack_core::backend::SshKeyPair;
 use dstack_core::config::BackendType;
 use dstack_core::config::backends::{AwsBackendConfig, Tags};
 use dstack_core::error::Result;
 use dstack_core::offers::{
-    AcceleratorVendor, CpuArchitecture, InstanceAvailability, InstanceConfiguration, InstanceOffer,
-    InstanceOfferWithAvailability, ProvisioningData, Requirements,
+    AcceleratorVendor, BackendData, CpuArchitecture, InstanceAvailability, InstanceConfiguration,
+    InstanceOffer, InstanceOfferWithAvailability, ProvisioningData, Requirements,
 };
 use dstack_core::provisioning::{
-    AgentDownloads, instance_base_tags, merge_tags, project_base_tags, unique_instance_name,
+    AgentSettings, instance_base_tags, merge_tags, project_base_tags, unique_instance_name,
     user_data,
 };
 use dstack_core::{BackendError, Compute, ErrorKind};
 use futures::future::join_all;
 
-use crate::configurator::configured_regions;
+use crate::client::AwsClients;
 use crate::error::from_sdk;
 use crate::images::{self, ImageQuery};
 use crate::{network, security, tags};
@@ -54,31 +54,18 @@ const SUPPORTED_FAMILIES: &[&str] = &[
 pub struct AwsCompute {
     config: AwsBackendConfig,
     catalog: Arc<Catalog>,
-    endpoint_url: Option<String>,
+    agent: AgentSettings,
+    clients: AwsClients,
 }
 
 impl AwsCompute {
-    /// dstack's feature matrix for AWS.
-    pub const CAPABILITIES: Capabilities = Capabilities {
-        create_instance: true,
-        run_job: false,
-        group_provisioning: false,
-        privileged: true,
-        instance_volumes: true,
-        multinode: true,
-        placement_groups: true,
-        reservations: true,
-        gateways: true,
-        private_gateways: true,
-        volumes: true,
-    };
-
-    pub fn new(
+    pub(crate) fn new(
         config: AwsBackendConfig,
         catalog: Arc<Catalog>,
-        endpoint_url: Option<String>,
+        agent: AgentSettings,
+        clients: AwsClients,
     ) -> Self {
-        Self { config, catalog, endpoint_url }
+        Self { config, catalog, agent, clients }
     }
 
     fn supported(&self, offer: &InstanceOffer) -> bool {
@@ -140,7 +127,7 @@ struct Launch<'a> {
 
 impl AwsCompute {
     async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        crate::client::ec2(&self.config.creds, region, self.endpoint_url.as_deref()).await
+        self.clients.ec2(region).await
     }
 
     /// One `RunInstances` in `subnet_id`; returns the instance ID. A spot instance's one-time
@@ -226,14 +213,12 @@ impl AwsCompute {
                     ErrorKind::InvalidConfig,
                     format!("Invalid AWS request: {}", err.message().unwrap_or_default()),
                 )
-                .for_backend(BackendType::Aws)
             } else {
                 from_sdk("RunInstances", err)
             }
         })?;
         let instance = answer.instances().first().ok_or_else(|| {
             BackendError::new(ErrorKind::Unexpected, "AWS RunInstances returned no instance")
-                .for_backend(BackendType::Aws)
         })?;
         let id = instance.instance_id().unwrap_or_default().to_owned();
         if let Some(request_id) = instance.spot_instance_request_id().filter(|_| resources.spot) {
@@ -266,24 +251,16 @@ async fn terminate(client: &aws_sdk_ec2::Client, instance_id: &str) -> Result<()
 }
 
 fn no_capacity(message: &str) -> BackendError {
-    BackendError::new(ErrorKind::NoCapacity, message).for_backend(BackendType::Aws)
+    BackendError::new(ErrorKind::NoCapacity, message)
 }
 
 #[async_trait]
 impl Compute for AwsCompute {
-    fn backend_type(&self) -> BackendType {
-        BackendType::Aws
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Self::CAPABILITIES
-    }
-
     async fn offers(
         &self,
         requirements: &Requirements,
     ) -> Result<Vec<InstanceOfferWithAvailability>> {
-        let regions = configured_regions(&self.config);
+        let regions = self.config.configured_regions();
         let offers: Vec<InstanceOffer> =
             catalog_offers(&self.catalog, BackendType::Aws, Some(&regions), requirements)
                 .await
@@ -343,8 +320,9 @@ impl Compute for AwsCompute {
             network::resolve(&client, &self.config, region, offer.availability_zones.as_deref())
                 .await?;
         let resources = &offer.offer.instance.resources;
-        let image =
-            ImageQuery::for_instance(!resources.gpus.is_empty(), self.config.os_images.as_ref())?;
+        let base_image = self.agent.base_image_name();
+        let gpu = !resources.gpus.is_empty();
+        let image = ImageQuery::for_instance(gpu, self.config.os_images.as_ref(), &base_image)?;
         let image_id = images::find(&client, &image, region).await?;
         let security_group = security::ensure_security_group(
             &client,
@@ -368,7 +346,7 @@ impl Compute for AwsCompute {
         };
         let user_data = user_data(
             &authorized_keys,
-            &AgentDownloads::from_env(arch),
+            &self.agent.downloads(arch),
             // Custom images may lack ufw: rely on the security group instead.
             self.config.os_images.is_some(),
         );
@@ -403,7 +381,7 @@ impl Compute for AwsCompute {
                         username: image.user.clone(),
                         ssh_port: None,
                         dockerized: true,
-                        backend_data: None,
+                        backend_data: BackendData::none(),
                     });
                 }
                 Err(err) if err.kind().try_next_offer() || err.kind().is_temporary() => {
@@ -416,7 +394,11 @@ impl Compute for AwsCompute {
         Err(last_error.unwrap_or_else(|| no_capacity("No subnet in an eligible availability zone")))
     }
 
-    async fn update_provisioning_data(&self, data: &mut ProvisioningData) -> Result<()> {
+    async fn update_provisioning_data(
+        &self,
+        data: &mut ProvisioningData,
+        _keys: &SshKeyPair,
+    ) -> Result<()> {
         let client = self.ec2(&data.region).await;
         let answer = client.describe_instances().instance_ids(&data.instance_id).send().await;
         let answer = match answer {
@@ -429,15 +411,16 @@ impl Compute for AwsCompute {
         };
         let state = instance.state().and_then(|s| s.name());
         match state {
-            Some(InstanceStateName::Pending) => return Ok(()),
+            // Not reported yet, or starting: wait for it.
+            None | Some(InstanceStateName::Pending) => return Ok(()),
             Some(InstanceStateName::Running) => {}
             other => {
+                // Stopped or terminated while starting: it will not come up.
                 let state = other.map_or("unknown", |s| s.as_str());
                 return Err(BackendError::new(
-                    ErrorKind::Unexpected,
+                    ErrorKind::ProvisioningFailed,
                     format!("Failed to get instance IP address. Instance state is {state}."),
-                )
-                .for_backend(BackendType::Aws));
+                ));
             }
         }
         let public = self.config.public_ips.unwrap_or(true);
@@ -455,7 +438,7 @@ impl Compute for AwsCompute {
         &self,
         instance_id: &str,
         region: &str,
-        _backend_data: Option<&str>,
+        _backend_data: &BackendData,
     ) -> Result<()> {
         terminate(&self.ec2(region).await, instance_id).await
     }

@@ -1,7 +1,6 @@
 //! AWS SDK failures as `BackendError`s, in one place.
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use dstack_core::config::BackendType;
 use dstack_core::{BackendError, ErrorKind};
 
 /// Maps an SDK error: throttling and 5xx are temporary; capacity and quota errors tell the
@@ -37,5 +36,4 @@ where
     };
     let detail = if code.is_empty() { err.to_string() } else { format!("{code}: {message}") };
     BackendError::new(kind, format!("AWS {operation} failed: {detail}"))
-        .for_backend(BackendType::Aws)
 }

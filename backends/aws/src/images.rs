@@ -4,10 +4,8 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::ImageState;
-use dstack_core::config::BackendType;
 use dstack_core::config::backends::AwsOsImages;
 use dstack_core::error::Result;
-use dstack_core::provisioning::vm_base_image_name;
 use dstack_core::{BackendError, ErrorKind};
 
 use crate::client::filter;
@@ -29,8 +27,13 @@ pub struct ImageQuery {
 }
 
 impl ImageQuery {
-    /// The image for an instance with GPUs (`gpu`) or without, from `os_images` when set.
-    pub fn for_instance(gpu: bool, os_images: Option<&AwsOsImages>) -> Result<Self> {
+    /// The image for an instance with GPUs (`gpu`) or without, from `os_images` when set,
+    /// else AWS's Deep Learning AMI or dstack's image named `base_image`.
+    pub fn for_instance(
+        gpu: bool,
+        os_images: Option<&AwsOsImages>,
+        base_image: &str,
+    ) -> Result<Self> {
         if let Some(images) = os_images {
             let (kind, image) = if gpu { ("nvidia", &images.nvidia) } else { ("cpu", &images.cpu) };
             let image = image.as_ref().ok_or_else(|| {
@@ -38,7 +41,6 @@ impl ImageQuery {
                     ErrorKind::NotFound,
                     format!("`os_images.{kind}` is not configured, so this instance cannot be provisioned"),
                 )
-                .for_backend(BackendType::Aws)
             })?;
             return Ok(Self {
                 name: image.name.clone(),
@@ -49,7 +51,7 @@ impl ImageQuery {
         let (name, owner) = if gpu {
             (DLAMI_NAME.to_owned(), DLAMI_OWNER_ACCOUNT_ID)
         } else {
-            (vm_base_image_name(), DSTACK_ACCOUNT_ID)
+            (base_image.to_owned(), DSTACK_ACCOUNT_ID)
         };
         Ok(Self { name, owner: owner.to_owned(), user: "ubuntu".to_owned() })
     }
@@ -76,6 +78,5 @@ pub async fn find(client: &Client, query: &ImageQuery, region: &str) -> Result<S
             ErrorKind::NotFound,
             format!("AMI `{}` owned by {} not found in region {region}", query.name, query.owner),
         )
-        .for_backend(BackendType::Aws)
     })
 }

@@ -4,7 +4,6 @@
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::RouteTable;
-use dstack_core::config::BackendType;
 use dstack_core::config::backends::AwsBackendConfig;
 use dstack_core::error::Result;
 use dstack_core::{BackendError, ErrorKind};
@@ -26,7 +25,7 @@ pub struct Subnet {
 }
 
 fn no_network(message: String) -> BackendError {
-    BackendError::new(ErrorKind::InvalidConfig, message).for_backend(BackendType::Aws)
+    BackendError::new(ErrorKind::InvalidConfig, message)
 }
 
 /// The VPC and subnets to use in `region`, limited to `zones` when given.

@@ -1,25 +1,9 @@
-//! AWS's tag rules (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html), as
-//! dstack applies them: configured tags are checked up front; at creation, tags that break the
-//! rules (from runs, say) are skipped with a warning.
+//! Tags on AWS resources. Configured tags are checked by the config's own rules (in
+//! `dstack-core`); at creation, tags that break AWS's rules (from runs, say) are skipped with a
+//! warning, as dstack does.
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use dstack_core::config::backends::Tags;
-
-/// At most this many tags per resource.
-pub const MAX_TAGS: usize = 25;
-
-fn allowed(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
-}
-
-/// Whether AWS accepts the tag.
-pub fn is_valid(key: &str, value: &str) -> bool {
-    (1..=128).contains(&key.chars().count())
-        && !key.starts_with("aws:")
-        && key.chars().all(allowed)
-        && value.chars().count() <= 256
-        && value.chars().all(allowed)
-}
+use dstack_core::config::backends::{Tags, is_valid_aws_tag as is_valid};
 
 /// The tags AWS accepts; the others are logged and left out.
 pub fn valid_only(tags: Tags) -> Tags {
@@ -47,12 +31,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn aws_rules() {
-        assert!(is_valid("team", "ml-platform/a@b.c"));
-        assert!(!is_valid("aws:reserved", "x"));
-        assert!(!is_valid("", "x"));
-        assert!(!is_valid("k", "bad#value"));
-        assert!(!is_valid(&"k".repeat(129), "x"));
+    fn invalid_tags_are_left_out() {
         let kept = valid_only(Tags::from([
             ("good".to_owned(), "1".to_owned()),
             ("bad!".to_owned(), "2".to_owned()),

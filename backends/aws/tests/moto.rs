@@ -2,19 +2,18 @@
 
 mod common;
 
-use common::{KEYS, aws, catalog, moto};
-use dstack_backend_aws::{AwsConfigurator, DEFAULT_REGIONS};
+use common::{KEYS, aws, catalog, configurator, moto};
+use dstack_core::ErrorKind;
 use dstack_core::backend::ValidationContext;
 use dstack_core::config::BackendConfigWithCreds;
+use dstack_core::config::backends::AWS_DEFAULT_REGIONS as DEFAULT_REGIONS;
 use dstack_core::config::load::from_yaml;
 use dstack_core::resources::Requirements;
-use dstack_core::{Configurator, ErrorKind};
 
 #[tokio::test]
 async fn unreachable_api_means_invalid_credentials_on_both_keys() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let configurator =
-        AwsConfigurator::new(catalog().1).with_endpoint_url(format!("http://{closed}"));
+    let configurator = configurator(catalog().1, Some(&format!("http://{closed}")));
     let err =
         configurator.validate_config(&aws(KEYS), &ValidationContext::default()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidCredentials);
@@ -24,7 +23,7 @@ async fn unreachable_api_means_invalid_credentials_on_both_keys() {
 
 #[tokio::test]
 async fn default_credentials_can_be_forbidden() {
-    let configurator = AwsConfigurator::new(catalog().1);
+    let configurator = configurator(catalog().1, None);
     let context = ValidationContext { default_creds_enabled: false };
     let err =
         configurator.validate_config(&aws("creds: {type: default}\n"), &context).await.unwrap_err();
@@ -35,7 +34,7 @@ async fn default_credentials_can_be_forbidden() {
 #[tokio::test]
 async fn credentials_check_and_record_against_moto() {
     let Some(url) = moto() else { return };
-    let configurator = AwsConfigurator::new(catalog().1).with_endpoint_url(&url);
+    let configurator = configurator(catalog().1, Some(&url));
     let config = aws(KEYS);
     configurator.validate_config(&config, &ValidationContext::default()).await.unwrap();
     let record = configurator.create_backend("main", config).await.unwrap();
@@ -51,7 +50,7 @@ async fn credentials_check_and_record_against_moto() {
 #[tokio::test]
 async fn dstacks_config_rules_after_the_credential_check() {
     let Some(url) = moto() else { return };
-    let configurator = AwsConfigurator::new(catalog().1).with_endpoint_url(&url);
+    let configurator = configurator(catalog().1, Some(&url));
     let check = async |yaml: &str| {
         configurator
             .validate_config(&aws(&format!("{yaml}{KEYS}")), &ValidationContext::default())
@@ -112,7 +111,7 @@ async fn dstacks_config_rules_after_the_credential_check() {
 #[tokio::test]
 async fn iam_instance_profile_must_exist() {
     let Some(url) = moto() else { return };
-    let configurator = AwsConfigurator::new(catalog().1).with_endpoint_url(&url);
+    let configurator = configurator(catalog().1, Some(&url));
     let config = |profile: &str| {
         aws(&format!("regions: [us-east-1]\niam_instance_profile: {profile}\n{KEYS}"))
     };
@@ -163,8 +162,7 @@ async fn throttling_and_server_errors_are_retried() {
             socket.write_all(answer.as_bytes()).await.unwrap();
         }
     });
-    let configurator =
-        AwsConfigurator::new(catalog().1).with_endpoint_url(format!("http://{address}"));
+    let configurator = configurator(catalog().1, Some(&format!("http://{address}")));
     // No regions: the credential check is the only call.
     configurator
         .validate_config(&aws(&format!("regions: []\n{KEYS}")), &ValidationContext::default())
@@ -177,11 +175,11 @@ async fn throttling_and_server_errors_are_retried() {
 async fn offers_from_the_catalog_with_zones_from_ec2() {
     let Some(url) = moto() else { return };
     let (_dir, catalog) = catalog();
-    let configurator = AwsConfigurator::new(catalog).with_endpoint_url(&url);
+    let configurator = configurator(catalog, Some(&url));
     let offers_for = async |yaml: &str, requirements: &str| {
         let record =
             configurator.create_backend("main", aws(&format!("{yaml}{KEYS}"))).await.unwrap();
-        let compute = configurator.backend(&record).await.unwrap().compute();
+        let compute = configurator.compute(&record).await.unwrap();
         let requirements =
             Requirements { resources: from_yaml(requirements).unwrap(), ..Default::default() };
         compute.offers(&requirements).await.unwrap()

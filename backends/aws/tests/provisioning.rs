@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use aws_sdk_ec2::types::{Filter, Instance};
 use base64::Engine;
-use common::{KEYS, aws, catalog, ec2, moto};
-use dstack_backend_aws::AwsConfigurator;
+use common::{KEYS, aws, catalog, configurator, ec2, moto};
+use dstack_core::config::BackendType;
 use dstack_core::config::load::from_yaml;
+use dstack_core::offers::BackendData;
 use dstack_core::offers::{InstanceConfiguration, InstanceOfferWithAvailability, SshKey};
 use dstack_core::resources::Requirements;
-use dstack_core::{Compute, Configurator, ErrorKind};
+use dstack_core::{Compute, ErrorKind};
 use dstack_testkit::conformance;
 
 const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILHna+K2QBLv+XRWsM0DAbA159HNxuCBkxbLPcDsT9rz dstack-project";
@@ -36,9 +37,9 @@ impl std::ops::Deref for Backend {
 
 async fn compute(url: &str, yaml: &str) -> Backend {
     let (dir, catalog) = catalog();
-    let configurator = AwsConfigurator::new(catalog).with_endpoint_url(url);
+    let configurator = configurator(catalog, Some(url));
     let record = configurator.create_backend("main", aws(&format!("{yaml}{KEYS}"))).await.unwrap();
-    Backend { compute: configurator.backend(&record).await.unwrap().compute(), _catalog: dir }
+    Backend { compute: configurator.compute(&record).await.unwrap(), _catalog: dir }
 }
 
 fn instance_config(project: &str) -> InstanceConfiguration {
@@ -61,7 +62,7 @@ async fn offer(compute: &dyn Compute, name: &str, spot: bool) -> InstanceOfferWi
         spot: Some(spot),
         ..Default::default()
     };
-    let offers = conformance::offers_match(compute, &requirements).await;
+    let offers = conformance::offers_match(compute, BackendType::Aws, &requirements).await;
     offers
         .into_iter()
         .find(|o| o.offer.instance.name == name)
@@ -103,11 +104,24 @@ async fn live_instances(url: &str, region: &str, project: &str) -> Vec<Instance>
 #[tokio::test]
 async fn conformance_and_what_aws_creates() {
     let Some(url) = moto() else { return };
-    let compute = compute(&url, "regions: [us-east-1]\ntags: {team: ml, owner: admin}\n").await;
-    conformance::terminate_unknown_instance(&*compute, "i-0123456789abcdef0", "us-east-1").await;
-    let gpu = offer(&*compute, "p4d.24xlarge", false).await;
+    let (_dir, catalog) = catalog();
+    let configurator = configurator(catalog, Some(&url));
     let config = instance_config("conformance");
-    let data = conformance::create_update_terminate(&*compute, &gpu, &config).await;
+    let fixtures = conformance::Fixtures {
+        project: "conformance".to_owned(),
+        config: aws(&format!("regions: [us-east-1]\ntags: {{team: ml, owner: admin}}\n{KEYS}")),
+        requirements: Requirements {
+            resources: from_yaml("gpu: A100:8\n").unwrap(),
+            ..Default::default()
+        },
+        instance: config.clone(),
+        keys: dstack_testkit::fixtures::ssh_key_pair(),
+        unknown_instance: ("i-0123456789abcdef0".to_owned(), "us-east-1".to_owned()),
+    };
+    let report = conformance::run(&*configurator, &fixtures).await;
+    let data = report.provisioned.expect("AWS declares instances");
+    assert_eq!(data.instance_type.name, "p4d.24xlarge");
+    let compute = configurator.compute(&report.record).await.unwrap();
 
     // The default VPC's public subnet, the newest available Deep Learning AMI, user `ubuntu`.
     let instance = describe(&url, "us-east-1", &data.instance_id).await;
@@ -176,7 +190,10 @@ async fn conformance_and_what_aws_creates() {
     let instance = describe(&url, "us-east-1", &second.instance_id).await;
     assert_eq!(instance.image_id(), Some("ami-0d57ac0000000b014"));
     assert_eq!(instance_group(&instance), group.group_id());
-    compute.terminate_instance(&second.instance_id, "us-east-1", None).await.unwrap();
+    compute
+        .terminate_instance(&second.instance_id, "us-east-1", &BackendData::none())
+        .await
+        .unwrap();
     let state = describe(&url, "us-east-1", &second.instance_id).await.state().cloned();
     assert_eq!(
         state.and_then(|s| s.name).map(|s| s.as_str().to_owned()).as_deref(),
@@ -203,7 +220,7 @@ async fn spot_instances_with_an_instance_profile() {
     assert!(profile.ends_with("/spot-workers"), "{profile}");
     // moto launches the spot instance without a spot request, so the request's cancellation
     // (AWS keeps the instance) cannot be observed here.
-    compute.terminate_instance(&data.instance_id, "us-east-2", None).await.unwrap();
+    compute.terminate_instance(&data.instance_id, "us-east-2", &BackendData::none()).await.unwrap();
 }
 
 #[tokio::test]
@@ -240,7 +257,7 @@ async fn custom_images_by_name_owner_and_user() {
     assert_eq!(data.username, "admin");
     let instance = describe(&url, "us-east-2", &data.instance_id).await;
     assert_eq!(instance.image_id(), Some("ami-0c0570000000c0001"));
-    compute.terminate_instance(&data.instance_id, "us-east-2", None).await.unwrap();
+    compute.terminate_instance(&data.instance_id, "us-east-2", &BackendData::none()).await.unwrap();
 
     // An image that is not there, or owned by someone else, is not found.
     for images in [
@@ -343,7 +360,10 @@ async fn vpc_name_with_public_or_private_subnets() {
     let data = compute_public.create_instance(&cpu, &instance_config("vpc-name")).await.unwrap();
     let instance = describe(&url, "us-east-2", &data.instance_id).await;
     assert_eq!(instance.subnet_id(), Some(public_subnet.as_str()));
-    compute_public.terminate_instance(&data.instance_id, "us-east-2", None).await.unwrap();
+    compute_public
+        .terminate_instance(&data.instance_id, "us-east-2", &BackendData::none())
+        .await
+        .unwrap();
 
     // Private subnets need NAT: the public VPC has none.
     let private_in_public = compute(
@@ -368,12 +388,15 @@ async fn vpc_name_with_public_or_private_subnets() {
     )
     .await;
     let mut data = private.create_instance(&cpu, &instance_config("vpc-name")).await.unwrap();
-    private.update_provisioning_data(&mut data).await.unwrap();
+    private
+        .update_provisioning_data(&mut data, &dstack_testkit::fixtures::ssh_key_pair())
+        .await
+        .unwrap();
     let instance = describe(&url, "us-east-2", &data.instance_id).await;
     assert_eq!(instance.subnet_id(), Some(private_subnet.as_str()));
     // Without public IPs, dstack reaches the instance at its private address.
     assert_eq!(data.hostname.as_deref(), instance.private_ip_address());
-    private.terminate_instance(&data.instance_id, "us-east-2", None).await.unwrap();
+    private.terminate_instance(&data.instance_id, "us-east-2", &BackendData::none()).await.unwrap();
 
     let missing = compute(&url, "regions: [us-east-2]\nvpc_name: vpc-name-missing\n").await;
     let err = missing.create_instance(&cpu, &instance_config("vpc-name")).await.unwrap_err();
@@ -396,7 +419,7 @@ async fn vpc_ids_per_region() {
         (instance.vpc_id(), instance.subnet_id()),
         (Some(vpc_id.as_str()), Some(subnet.as_str()))
     );
-    compute.terminate_instance(&data.instance_id, "us-east-2", None).await.unwrap();
+    compute.terminate_instance(&data.instance_id, "us-east-2", &BackendData::none()).await.unwrap();
 
     // The project's group is made in the configured VPC.
     let groups = ec2(&url, "us-east-2")

@@ -1,56 +1,64 @@
-//! Calls to Lambda Cloud's API (`https://cloud.lambdalabs.com/api/v1`).
+//! Lambda Cloud's API, as far as the backend uses it.
 
+use std::collections::HashMap;
+
+use dstack_backend_kit::{Auth, HttpSettings, ProviderError, RestClient};
 use dstack_core::Secret;
+use dstack_core::config::BackendType;
 use dstack_core::error::Result;
-
-use crate::error::from_response;
+use serde::Deserialize;
 
 /// Lambda Cloud's API.
 pub const DEFAULT_API_URL: &str = "https://cloud.lambdalabs.com/api/v1";
 
 /// A client for one API key.
-#[derive(Debug, Clone)]
-pub struct LambdaClient {
-    http: reqwest::Client,
-    base_url: String,
-    api_key: Secret,
+pub fn client(base_url: &str, api_key: &Secret, http: &HttpSettings) -> RestClient {
+    RestClient::new(BackendType::Lambda, base_url, Auth::Bearer(api_key.clone()), http)
+        .with_credential_fields(&[&["creds", "api_key"]])
+        .with_error_body(error_body)
 }
 
-impl LambdaClient {
-    pub fn new(base_url: &str, api_key: Secret) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
-        Self { http, base_url: base_url.trim_end_matches('/').to_owned(), api_key }
+/// Lambda's error body: `{"error": {"code": "...", "message": "...", "suggestion": "..."}}`.
+fn error_body(_status: reqwest::StatusCode, body: &str) -> Option<ProviderError> {
+    #[derive(Deserialize)]
+    struct Body {
+        error: Detail,
     }
+    #[derive(Deserialize)]
+    struct Detail {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let detail = serde_json::from_str::<Body>(body).ok()?.error;
+    detail.message.or(detail.code).map(ProviderError::message)
+}
 
-    /// Region names with capacity now, per instance type (`regions_with_capacity_available`).
-    pub async fn capacity(&self) -> Result<std::collections::HashMap<String, Vec<String>>> {
-        let body = self.instance_types().await?;
-        let mut capacity = std::collections::HashMap::new();
-        for (name, details) in body["data"].as_object().into_iter().flatten() {
-            let regions = details["regions_with_capacity_available"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r["name"].as_str().map(str::to_owned))
-                .collect();
-            capacity.insert(name.clone(), regions);
-        }
-        Ok(capacity)
-    }
+/// `GET /instance-types`: every instance type, with the regions that have capacity now.
+#[derive(Debug, Deserialize)]
+struct InstanceTypes {
+    data: HashMap<String, InstanceTypeEntry>,
+}
 
-    /// `GET /instance-types`: the cheapest call that needs a valid key.
-    pub async fn instance_types(&self) -> Result<serde_json::Value> {
-        let response = self
-            .http
-            .get(format!("{}/instance-types", self.base_url))
-            .bearer_auth(self.api_key.expose())
-            .send()
-            .await
-            .map_err(crate::error::from_transport)?;
-        let response = from_response(response).await?;
-        response.json().await.map_err(crate::error::from_transport)
-    }
+#[derive(Debug, Deserialize)]
+struct InstanceTypeEntry {
+    #[serde(default)]
+    regions_with_capacity_available: Vec<Region>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Region {
+    name: String,
+}
+
+/// Instance type → the regions with capacity now. The cheapest call that needs a valid key:
+/// it is also the credential check.
+pub async fn capacity(client: &RestClient) -> Result<HashMap<String, Vec<String>>> {
+    let types: InstanceTypes = client.get("/instance-types").await?;
+    Ok(types
+        .data
+        .into_iter()
+        .map(|(name, entry)| {
+            (name, entry.regions_with_capacity_available.into_iter().map(|r| r.name).collect())
+        })
+        .collect())
 }

@@ -1,17 +1,19 @@
-//! The Lambda Cloud backend (`type: lambda`). See README.md for what it supports.
+//! The Lambda Cloud backend (`type: lambda`).
+#![doc = include_str!("../README.md")]
 
 mod client;
 mod compute;
-mod configurator;
-mod error;
+mod definition;
 
-use std::sync::Arc;
+pub use client::DEFAULT_API_URL;
+pub use compute::LambdaCompute;
+pub use definition::Lambda;
 
-pub use client::{DEFAULT_API_URL, LambdaClient};
-pub use configurator::LambdaConfigurator;
-
-/// Registers the Lambda configurator (API at `$DSTACK_LAMBDA_API_URL`, or Lambda's); its
-/// offers come from `catalog`.
-pub fn register(registry: &mut dstack_core::Registry, catalog: Arc<dstack_catalog::Catalog>) {
-    registry.register(Arc::new(LambdaConfigurator::from_env(catalog)));
+/// Registers the Lambda backend: its API at the context's endpoint for `lambda`, or
+/// Lambda's; its offers from the context's catalog.
+pub fn register(
+    registry: &mut dstack_core::Registry,
+    context: &dstack_backend_kit::BackendContext,
+) {
+    registry.register(Lambda::new(context));
 }

@@ -9,7 +9,8 @@ use crate::config::BackendType;
 /// uses them to decide whether to retry or to try the next offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
-    /// The config breaks a rule (a bad region, exclusive fields both set).
+    /// The config breaks a rule (a bad region, exclusive fields both set), or the provider
+    /// refused a request as invalid (a 4xx answer).
     InvalidConfig,
     /// The cloud refused the credentials.
     InvalidCredentials,
@@ -31,7 +32,12 @@ pub enum ErrorKind {
     NoCapacity,
     /// A quota or balance limit stops this offer; try another offer.
     QuotaExceeded,
-    /// Anything else.
+    /// Termination was accepted but has not finished: call terminate again later.
+    NotYetTerminated,
+    /// The instance failed while starting and will not come up: stop waiting, terminate it.
+    ProvisioningFailed,
+    /// Anything else, including a request that may or may not have been carried out (a
+    /// create that got no answer): not safe to try again blindly.
     Unexpected,
 }
 
@@ -49,7 +55,7 @@ impl ErrorKind {
 
     /// Whether the same call may succeed if tried again later.
     pub fn is_temporary(self) -> bool {
-        matches!(self, ErrorKind::RateLimited | ErrorKind::Transient)
+        matches!(self, ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::NotYetTerminated)
     }
 
     /// Whether the caller should move on to the next offer.
@@ -68,12 +74,24 @@ pub struct BackendError {
     message: String,
     fields: Vec<FieldPath>,
     backend: Option<BackendType>,
+    /// The backend call it came from (`offers`, `create instance`), stamped by the registry.
+    operation: Option<&'static str>,
+    /// What the call was about (an instance ID, an instance type and region).
+    resource: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl BackendError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), fields: Vec::new(), backend: None, source: None }
+        Self {
+            kind,
+            message: message.into(),
+            fields: Vec::new(),
+            backend: None,
+            operation: None,
+            resource: None,
+            source: None,
+        }
     }
 
     /// dstack's "Invalid credentials" error, with details when there are any, pointing at
@@ -98,6 +116,28 @@ impl BackendError {
         Self::new(ErrorKind::NotAvailable, message).for_backend(backend)
     }
 
+    /// A backend type this version has no crate for yet.
+    pub fn not_supported_yet(backend: BackendType) -> Self {
+        Self::new(
+            ErrorKind::NotAvailable,
+            format!("Backend `{backend}` is not supported by this version of dstack-server yet"),
+        )
+        .for_backend(backend)
+    }
+
+    /// The same error, of another kind.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The same error with more said after its message (`(after 3 attempts)`).
+    pub fn with_suffix(mut self, suffix: &str) -> Self {
+        self.message.push(' ');
+        self.message.push_str(suffix);
+        self
+    }
+
     /// An operation this backend does not implement.
     pub fn unsupported(backend: BackendType, operation: &str) -> Self {
         Self::new(
@@ -105,6 +145,28 @@ impl BackendError {
             format!("Backend `{backend}` does not support {operation}"),
         )
         .for_backend(backend)
+    }
+
+    /// What a backend's default for an operation it has not implemented answers. The registry
+    /// never calls an operation a backend does not declare, so meeting this means a backend
+    /// declares more than it implements (the conformance suite catches that).
+    pub fn unsupported_operation(operation: &str) -> Self {
+        Self::new(ErrorKind::Unsupported, format!("{operation} is not implemented"))
+    }
+
+    /// Says where the error came from, keeping what it already says.
+    pub fn in_context(
+        mut self,
+        backend: BackendType,
+        operation: &'static str,
+        resource: Option<String>,
+    ) -> Self {
+        self.backend.get_or_insert(backend);
+        self.operation.get_or_insert(operation);
+        if self.resource.is_none() {
+            self.resource = resource;
+        }
+        self
     }
 
     pub fn with_fields(mut self, fields: &[&[&str]]) -> Self {
@@ -137,11 +199,35 @@ impl BackendError {
     pub fn backend(&self) -> Option<BackendType> {
         self.backend
     }
+
+    pub fn operation(&self) -> Option<&'static str> {
+        self.operation
+    }
+
+    pub fn resource(&self) -> Option<&str> {
+        self.resource.as_deref()
+    }
 }
 
+/// The message, after where it came from when that is known: `aws create instance (p4d.24xlarge
+/// in us-east-1): no capacity`. API answers use [`BackendError::message`], dstack's text.
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        let mut context = Vec::new();
+        if let Some(backend) = self.backend {
+            context.push(backend.to_string());
+        }
+        if let Some(operation) = self.operation {
+            context.push(operation.to_owned());
+        }
+        if let Some(resource) = &self.resource {
+            context.push(format!("({resource})"));
+        }
+        if context.is_empty() || self.operation.is_none() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", context.join(" "), self.message)
+        }
     }
 }
 
@@ -180,8 +266,27 @@ mod tests {
     }
 
     #[test]
+    fn context_leads_the_display_but_not_the_message() {
+        let err = BackendError::new(ErrorKind::NoCapacity, "no capacity").in_context(
+            BackendType::Aws,
+            "create instance",
+            Some("p4d.24xlarge in us-east-1".into()),
+        );
+        assert_eq!(err.to_string(), "aws create instance (p4d.24xlarge in us-east-1): no capacity");
+        assert_eq!(err.message(), "no capacity");
+        // What is already known is kept.
+        let err = err.in_context(BackendType::Lambda, "offers", None);
+        assert_eq!(
+            (err.backend(), err.operation()),
+            (Some(BackendType::Aws), Some("create instance"))
+        );
+    }
+
+    #[test]
     fn kinds_tell_retry_from_next_offer() {
         assert!(ErrorKind::RateLimited.is_temporary());
+        assert!(ErrorKind::NotYetTerminated.is_temporary());
+        assert!(!ErrorKind::ProvisioningFailed.is_temporary());
         assert!(!ErrorKind::NoCapacity.is_temporary());
         assert!(ErrorKind::NoCapacity.try_next_offer());
         assert!(!ErrorKind::InvalidCredentials.try_next_offer());

@@ -15,5 +15,7 @@ pub mod offers;
 pub mod provisioning;
 pub mod resources;
 
-pub use backend::{Backend, BackendRecord, Capabilities, Compute, Configurator, Registry};
+pub use backend::{
+    BackendDefinition, BackendRecord, Capabilities, Compute, Configurator, Registry, SshKeyPair,
+};
 pub use error::{BackendError, ErrorKind};

@@ -174,6 +174,45 @@ pub struct ProvisioningData {
     /// Whether jobs run in containers on the instance (VM backends) or the instance is the
     /// container (container backends).
     pub dockerized: bool,
-    /// Backend-specific data kept with the instance (JSON text), for update and terminate.
-    pub backend_data: Option<String>,
+    /// Backend-specific data kept with the instance, for update and terminate.
+    pub backend_data: BackendData,
+}
+
+/// What a backend keeps with an instance for later calls (a spot request ID, a volume):
+/// stored as JSON text, as dstack stores it, and read and written through the backend's own
+/// type with [`BackendData::of`] and [`BackendData::get`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct BackendData(Option<String>);
+
+impl BackendData {
+    /// No data.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// The data of a backend's own type.
+    pub fn of<T: Serialize>(value: &T) -> crate::error::Result<Self> {
+        serde_json::to_string(value).map(|text| Self(Some(text))).map_err(|e| {
+            crate::error::BackendError::new(
+                crate::error::ErrorKind::Unexpected,
+                format!("the instance's backend data cannot be written: {e}"),
+            )
+        })
+    }
+
+    /// Reads the data as the backend's type; `None` when there is none.
+    pub fn get<T: serde::de::DeserializeOwned>(&self) -> crate::error::Result<Option<T>> {
+        let Some(text) = &self.0 else { return Ok(None) };
+        serde_json::from_str(text).map(Some).map_err(|e| {
+            crate::error::BackendError::new(
+                crate::error::ErrorKind::Unexpected,
+                format!("the instance's backend data is unreadable: {e}"),
+            )
+        })
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
 }

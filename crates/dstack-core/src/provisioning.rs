@@ -7,21 +7,77 @@ use rand::Rng;
 
 use crate::offers::InstanceConfiguration;
 
-/// The dstack release whose agent instances run, unless `DSTACK_SHIM_VERSION` /
-/// `DSTACK_RUNNER_VERSION` say otherwise.
+/// The dstack release whose agent instances run by default.
 pub const DSTACK_VERSION: &str = "0.22.5";
 
-/// Version of dstack's VM base images (the CPU AMI's name is `dstack-<version>`), unless
-/// `DSTACK_VM_BASE_IMAGE_VERSION` says otherwise.
+/// Version of dstack's VM base images by default (the CPU AMI's name is `dstack-<version>`).
 pub const VM_BASE_IMAGE_VERSION: &str = "0.14";
 
-/// The base image's name (`[prefix]dstack-<version>`), with dstack's staging overrides
-/// `DSTACK_VM_BASE_IMAGE_PREFIX` and `DSTACK_VM_BASE_IMAGE_VERSION`.
-pub fn vm_base_image_name() -> String {
-    let prefix = std::env::var("DSTACK_VM_BASE_IMAGE_PREFIX").unwrap_or_default();
-    let version = std::env::var("DSTACK_VM_BASE_IMAGE_VERSION")
-        .unwrap_or_else(|_| VM_BASE_IMAGE_VERSION.to_owned());
-    format!("{prefix}dstack-{version}")
+/// dstack's release bucket, as a template with `{version}`, `{component}` and `{arch}`.
+const RELEASE_URL: &str = "https://dstack-runner-downloads.s3.eu-west-1.amazonaws.com/{version}/binaries/dstack-{component}-linux-{arch}";
+
+/// Which agent new instances run and where they download it from, and the name of dstack's
+/// base image. The embedding program decides: the server reads dstack's variables into it
+/// ([`AgentSettings::from_vars`]); nothing here reads the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSettings {
+    pub shim_version: String,
+    pub runner_version: String,
+    /// Download URL templates with `{version}` and `{arch}`.
+    pub shim_url: String,
+    pub runner_url: String,
+    /// dstack's staging prefix of the base image name (empty for releases).
+    pub base_image_prefix: String,
+    pub base_image_version: String,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        Self::from_vars(|_| None)
+    }
+}
+
+impl AgentSettings {
+    /// From dstack's variables, looked up with `var`: `DSTACK_VERSION` (both agents), else
+    /// `DSTACK_SHIM_VERSION` / `DSTACK_RUNNER_VERSION`; `DSTACK_SHIM_DOWNLOAD_URL` /
+    /// `DSTACK_RUNNER_DOWNLOAD_URL`; `DSTACK_VM_BASE_IMAGE_PREFIX` /
+    /// `DSTACK_VM_BASE_IMAGE_VERSION`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let version = |component: &str| {
+            var("DSTACK_VERSION")
+                .or_else(|| var(&format!("DSTACK_{component}_VERSION")))
+                .unwrap_or_else(|| DSTACK_VERSION.to_owned())
+        };
+        let url = |component: &str| {
+            var(&format!("DSTACK_{}_DOWNLOAD_URL", component.to_ascii_uppercase()))
+                .unwrap_or_else(|| RELEASE_URL.replace("{component}", component))
+        };
+        AgentSettings {
+            shim_version: version("SHIM"),
+            runner_version: version("RUNNER"),
+            shim_url: url("shim"),
+            runner_url: url("runner"),
+            base_image_prefix: var("DSTACK_VM_BASE_IMAGE_PREFIX").unwrap_or_default(),
+            base_image_version: var("DSTACK_VM_BASE_IMAGE_VERSION")
+                .unwrap_or_else(|| VM_BASE_IMAGE_VERSION.to_owned()),
+        }
+    }
+
+    /// The download URLs for `arch` (`amd64` or `arm64`).
+    pub fn downloads(&self, arch: &str) -> AgentDownloads {
+        let fill = |template: &str, version: &str| {
+            template.replace("{version}", version).replace("{arch}", arch)
+        };
+        AgentDownloads {
+            shim_url: fill(&self.shim_url, &self.shim_version),
+            runner_url: fill(&self.runner_url, &self.runner_version),
+        }
+    }
+
+    /// The base image's name: `[prefix]dstack-<version>`.
+    pub fn base_image_name(&self) -> String {
+        format!("{}dstack-{}", self.base_image_prefix, self.base_image_version)
+    }
 }
 
 const SHIM_HTTP_PORT: u16 = 10998;
@@ -92,33 +148,11 @@ pub fn instance_base_tags(name: &str, config: &InstanceConfiguration) -> IndexMa
     tags
 }
 
-/// Where instances download dstack's agent from: dstack's release bucket for `version`, or
-/// the `DSTACK_SHIM_DOWNLOAD_URL` / `DSTACK_RUNNER_DOWNLOAD_URL` templates (`{version}`,
-/// `{arch}`).
+/// Where an instance downloads dstack's agent from ([`AgentSettings::downloads`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentDownloads {
     pub shim_url: String,
     pub runner_url: String,
-}
-
-impl AgentDownloads {
-    /// The URLs for `arch` (`amd64` or `arm64`), from dstack's environment variables.
-    pub fn from_env(arch: &str) -> Self {
-        let url = |component: &str| {
-            let upper = component.to_ascii_uppercase();
-            let version = std::env::var("DSTACK_VERSION")
-                .or_else(|_| std::env::var(format!("DSTACK_{upper}_VERSION")))
-                .unwrap_or_else(|_| DSTACK_VERSION.to_owned());
-            let template =
-                std::env::var(format!("DSTACK_{upper}_DOWNLOAD_URL")).unwrap_or_else(|_| {
-                    format!(
-                        "https://dstack-runner-downloads.s3.eu-west-1.amazonaws.com/{{version}}/binaries/dstack-{component}-linux-{{arch}}"
-                    )
-                });
-            template.replace("{version}", &version).replace("{arch}", arch)
-        };
-        Self { shim_url: url("shim"), runner_url: url("runner") }
-    }
 }
 
 /// cloud-init user data that authorizes `authorized_keys`, sets up the firewall (unless the
@@ -244,16 +278,25 @@ mod tests {
     }
 
     #[test]
-    fn default_downloads_are_dstack_release_binaries() {
-        let downloads = AgentDownloads::from_env("amd64");
-        if std::env::var_os("DSTACK_SHIM_DOWNLOAD_URL").is_none()
-            && std::env::var_os("DSTACK_VERSION").is_none()
-            && std::env::var_os("DSTACK_SHIM_VERSION").is_none()
-        {
-            assert_eq!(
-                downloads.shim_url,
-                "https://dstack-runner-downloads.s3.eu-west-1.amazonaws.com/0.22.5/binaries/dstack-shim-linux-amd64"
-            );
-        }
+    fn agent_settings_default_to_dstacks_release_and_follow_its_variables() {
+        let downloads = AgentSettings::default().downloads("amd64");
+        assert_eq!(
+            downloads.shim_url,
+            "https://dstack-runner-downloads.s3.eu-west-1.amazonaws.com/0.22.5/binaries/dstack-shim-linux-amd64"
+        );
+        assert_eq!(AgentSettings::default().base_image_name(), "dstack-0.14");
+        let vars = |name: &str| match name {
+            "DSTACK_SHIM_VERSION" => Some("0.30.0".to_owned()),
+            "DSTACK_RUNNER_DOWNLOAD_URL" => {
+                Some("http://mirror/{version}/runner-{arch}".to_owned())
+            }
+            "DSTACK_VM_BASE_IMAGE_PREFIX" => Some("stgn-".to_owned()),
+            _ => None,
+        };
+        let settings = AgentSettings::from_vars(vars);
+        let downloads = settings.downloads("arm64");
+        assert!(downloads.shim_url.contains("/0.30.0/") && downloads.shim_url.ends_with("arm64"));
+        assert_eq!(downloads.runner_url, "http://mirror/0.22.5/runner-arm64");
+        assert_eq!(settings.base_image_name(), "stgn-dstack-0.14");
     }
 }

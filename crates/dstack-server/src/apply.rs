@@ -31,7 +31,7 @@ pub async fn apply(
     state: &AppState,
     admin: &User,
     config: &LoadedConfig,
-) -> Result<Applied, crate::api::error::ApiError> {
+) -> crate::error::Result<Applied> {
     if let Some(permissions) = &config.default_permissions {
         *state.permissions.write().unwrap_or_else(|e| e.into_inner()) = permissions.clone();
     }
@@ -92,7 +92,7 @@ pub async fn apply(
         }
     }
     for (project, backend_type) in to_delete {
-        if state.store.delete_backends(&project.id, &[backend_type.as_str()]).await? > 0 {
+        if configure::delete(state, &project, &[backend_type.as_str()]).await? > 0 {
             tracing::info!(
                 "Deleted backend {backend_type} from project {} (not in config.yml)",
                 project.name
@@ -116,10 +116,7 @@ fn verb(mode: Mode) -> &'static str {
 
 /// The config.yml dstack writes when there is none: the `main` project with its current
 /// backends (with credentials, as dstack writes them) and an empty key list.
-pub async fn default_config(
-    state: &AppState,
-    project_name: &str,
-) -> Result<String, crate::api::error::ApiError> {
+pub async fn default_config(state: &AppState, project_name: &str) -> crate::error::Result<String> {
     let mut backends = Vec::new();
     if let Some(project) = state.store.project_by_name(project_name).await? {
         for row in state.store.backends(&project.id).await? {

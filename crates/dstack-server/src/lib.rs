@@ -4,11 +4,14 @@
 pub mod api;
 pub mod apply;
 pub mod check;
+pub mod computes;
 pub mod configure;
 pub mod db;
 pub mod encryption;
+pub mod error;
 pub mod http;
 pub mod offers;
+pub mod online;
 pub mod paths;
 pub mod registry;
 pub mod server;

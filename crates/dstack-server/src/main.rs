@@ -1,3 +1,6 @@
+//! The `dstack-server` binary: flags and environment variables into settings, logging, and
+//! the two things it does — serve, or check a config (`config check [--online]`).
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -40,37 +43,77 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Check config.yml offline: exit 0 if the server would start with it, 1 if not.
+    /// Check config.yml: exit 0 if the server would start with it, 1 if not.
     ///
     /// Applies every rule the server applies before it starts (parsing, files named in the
-    /// config, project names, encryption keys). Credentials are not checked: that needs the
-    /// clouds, and the server does it when it applies the config.
+    /// config, project names, encryption keys, each backend's own rules). Credentials are
+    /// checked only with --online: that needs the clouds.
     Check {
         /// The file to check [default: $DSTACK_SERVER_DIR/config.yml, where DSTACK_SERVER_DIR
         /// defaults to ~/.dstack/server]
         #[arg(long, value_name = "PATH")]
         file: Option<PathBuf>,
-        /// Print the problems as a JSON list of {severity, path, line, column, message}.
+        /// Print the problems as a JSON list of {severity, path, line, column, message}
+        /// (with --online: the backends as a list of {project, backend, status, reason,
+        /// seconds}).
         #[arg(long)]
         json: bool,
+        /// Also check every backend with its cloud (credentials, networks), all at once, each
+        /// within the credential check timeout; exit 1 if any is refused.
+        #[arg(long)]
+        online: bool,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Config(ConfigCommand::Check { file, json })) => {
-            let server_dir = dstack_server::paths::server_dir();
-            let registry =
-                dstack_server::registry::build(dstack_server::registry::catalog(&server_dir));
-            let outcome = dstack_server::check::check(file.as_deref(), &registry);
-            dstack_server::check::print(&outcome, json, |f| {
-                dstack_core::config::files::read_capped(std::path::Path::new(f)).ok()
-            });
-            ExitCode::from(outcome.exit_code() as u8)
+    match &cli.command {
+        Some(Command::Config(ConfigCommand::Check { file, json, online })) => {
+            check(&cli, file.as_deref(), *json, *online)
         }
         None => run(cli),
     }
+}
+
+/// `config check`: offline, then with `--online` every backend's checks with its cloud.
+fn check(cli: &Cli, file: Option<&std::path::Path>, json: bool, online: bool) -> ExitCode {
+    let settings = match settings(cli) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut registry = dstack_server::registry::build(&dstack_server::registry::context(&settings));
+    registry.set_timeouts(dstack_server::registry::timeouts(&settings));
+    let outcome = dstack_server::check::check(file, &registry);
+    let dstack_server::check::Outcome::Accepted { config, .. } = &outcome else {
+        dstack_server::check::print(&outcome, json, read_source);
+        return ExitCode::from(outcome.exit_code() as u8);
+    };
+    if !online {
+        dstack_server::check::print(&outcome, json, read_source);
+        return ExitCode::SUCCESS;
+    }
+    if !json {
+        dstack_server::check::print(&outcome, false, read_source);
+    }
+    let context = dstack_core::backend::ValidationContext {
+        default_creds_enabled: settings.default_creds_enabled,
+    };
+    let results = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(dstack_server::online::check(config, &registry, context)),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = dstack_server::online::print(&results, json, &mut std::io::stdout().lock());
+    ExitCode::from(dstack_server::online::exit_code(&results) as u8)
+}
+
+fn read_source(file: &str) -> Option<String> {
+    dstack_core::config::files::read_capped(std::path::Path::new(file)).ok()
 }
 
 fn settings(cli: &Cli) -> Result<Settings, String> {
@@ -118,6 +161,8 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
         (None, None) => settings.backend_check_timeout.as_secs(),
     };
     settings.backend_check_timeout = Duration::from_secs(timeout);
+    settings.agent = dstack_core::provisioning::AgentSettings::from_vars(env);
+    settings.endpoints = dstack_backend_kit::Endpoints::from_vars(env);
     Ok(settings)
 }
 
@@ -128,7 +173,7 @@ fn init_logging(settings: &Settings) {
         other => other,
     };
     let filter = tracing_subscriber::EnvFilter::try_new(format!(
-        "warn,dstack_server={level},dstack_core={level}"
+        "warn,dstack_server={level},dstack_core={level},dstack_catalog={level},dstack_backend={level}"
     ))
     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -155,8 +200,7 @@ fn run(cli: Cli) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let registry =
-            dstack_server::registry::build(dstack_server::registry::catalog(&settings.server_dir));
+        let registry = dstack_server::registry::build(&dstack_server::registry::context(&settings));
         let started = match dstack_server::server::start(settings, registry).await {
             Ok(started) => started,
             Err(dstack_server::server::StartError::Config(report)) => {

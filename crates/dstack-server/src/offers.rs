@@ -1,39 +1,42 @@
-//! A project's offers: every configured backend is asked in parallel, each within a timeout;
-//! one failing backend does not fail the others. Offers are sorted as dstack sorts them
+//! A project's offers: every configured backend is asked in parallel (built once and cached),
+//! each within the registry's timeout; one failing backend does not fail the others. Offers are sorted as dstack sorts them
 //! (available first, then by price) and capped.
-
-use std::time::Duration;
 
 use dstack_core::offers::InstanceOfferWithAvailability;
 use dstack_core::resources::Requirements;
-use dstack_core::{BackendRecord, Configurator};
 use futures::future::join_all;
 
+use crate::configure;
+use crate::error::Result;
 use crate::state::AppState;
 use crate::store::Project;
 
-/// How long one backend may take to list offers.
-pub const OFFERS_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// All matching offers of the project's backends, sorted; the caller caps them.
+/// All matching offers of the project's backends, sorted; the caller caps them. Each
+/// backend lists within the registry's offers timeout.
 pub async fn project_offers(
     state: &AppState,
     project: &Project,
     requirements: &Requirements,
-) -> Result<Vec<InstanceOfferWithAvailability>, crate::api::error::ApiError> {
+) -> Result<Vec<InstanceOfferWithAvailability>> {
     let rows = state.store.backends(&project.id).await?;
-    let asks = rows.into_iter().filter_map(|row| {
-        let backend_type = row.backend_type.parse().ok()?;
-        let configurator = state.registry.get(backend_type).ok()?.clone();
-        let auth = match row.auth.clone() {
-            Ok(auth) => auth,
+    let asks = rows.iter().filter_map(|row| {
+        let backend_type = configure::backend_type(row).ok()?;
+        let record = match configure::record(row) {
+            Ok(record) => record,
             Err(err) => {
                 tracing::warn!("Backend {} is skipped for offers: {err}", row.backend_type);
                 return None;
             }
         };
-        let record = BackendRecord { config: row.config.clone(), auth };
-        Some(async move { (backend_type, ask(configurator, record, requirements).await) })
+        Some(async move {
+            let compute =
+                state.computes.get(&state.registry, &project.id, backend_type, &record).await;
+            let offers = match compute {
+                Ok(compute) => compute.offers(requirements).await,
+                Err(err) => Err(err),
+            };
+            (backend_type, offers)
+        })
     });
     let mut offers = Vec::new();
     for (backend_type, result) in join_all(asks).await {
@@ -44,19 +47,6 @@ pub async fn project_offers(
     }
     sort(&mut offers);
     Ok(offers)
-}
-
-async fn ask(
-    configurator: std::sync::Arc<dyn Configurator>,
-    record: BackendRecord,
-    requirements: &Requirements,
-) -> Result<Vec<InstanceOfferWithAvailability>, String> {
-    let backend = configurator.backend(&record).await.map_err(|e| e.to_string())?;
-    let compute = backend.compute();
-    match tokio::time::timeout(OFFERS_TIMEOUT, compute.offers(requirements)).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(_) => Err(format!("no answer within {}s", OFFERS_TIMEOUT.as_secs())),
-    }
 }
 
 /// Available offers first, then by price (stable).

@@ -30,8 +30,8 @@ pub enum StartError {
     Listen { addr: String, source: std::io::Error },
 }
 
-impl From<api::error::ApiError> for StartError {
-    fn from(err: api::error::ApiError) -> Self {
+impl From<crate::error::ServerError> for StartError {
+    fn from(err: crate::error::ServerError) -> Self {
         StartError::Setup(err.to_string())
     }
 }
@@ -67,7 +67,8 @@ fn keys_of(config: Option<&LoadedConfig>) -> Keys {
 }
 
 /// Prepares everything and binds the socket; [`serve`] then answers requests.
-pub async fn start(settings: Settings, registry: Registry) -> Result<Started, StartError> {
+pub async fn start(settings: Settings, mut registry: Registry) -> Result<Started, StartError> {
+    registry.set_timeouts(crate::registry::timeouts(&settings));
     let config = read_config(&settings)?;
     let keys = keys_of(config.as_ref());
     let db = Db::open(&settings.database_url).await?;
@@ -79,6 +80,7 @@ pub async fn start(settings: Settings, registry: Registry) -> Result<Started, St
         registry: Arc::new(registry),
         settings: Arc::new(settings.clone()),
         permissions: Arc::new(RwLock::new(Default::default())),
+        computes: Default::default(),
     };
     let token = settings.admin_token.clone();
     let admin = db

@@ -3,9 +3,9 @@
 use dstack_core::Secret;
 use dstack_core::config::is_valid_project_name;
 
-use crate::api::error::ApiError;
+use crate::error::{Result, ServerError};
 use crate::ssh::generate_key_pair;
-use crate::store::{GlobalRole, Project, Store, StoreError, User, new_id, now_micros};
+use crate::store::{GlobalRole, Project, Store, User, new_id, now_micros};
 
 pub const ADMIN_USERNAME: &str = "admin";
 pub const DEFAULT_PROJECT: &str = "main";
@@ -13,7 +13,7 @@ pub const DEFAULT_PROJECT: &str = "main";
 /// Makes sure the admin user exists. As in dstack, `token` (`DSTACK_SERVER_ADMIN_TOKEN` or
 /// `--token`) is the admin's token when the admin is first created; after that the stored
 /// token is kept, with a warning if `token` differs.
-pub async fn ensure_admin(store: &Store, token: Option<&str>) -> Result<User, ApiError> {
+pub async fn ensure_admin(store: &Store, token: Option<&str>) -> Result<User> {
     if let Some(admin) = store.user_by_name(ADMIN_USERNAME).await? {
         if token.is_some_and(|t| t != admin.token.expose()) {
             tracing::warn!(
@@ -34,9 +34,9 @@ pub async fn create_user(
     role: GlobalRole,
     email: Option<String>,
     token: Secret,
-) -> Result<User, ApiError> {
+) -> Result<User> {
     if name.is_empty() || name.chars().count() > 50 {
-        return Err(ApiError::client("Username should have 1 to 50 characters"));
+        return Err(ServerError::Refused("Username should have 1 to 50 characters".to_owned()));
     }
     let (ssh_public_key, ssh_private_key) = generate_key_pair(name);
     let user = User {
@@ -51,10 +51,8 @@ pub async fn create_user(
         ssh_private_key,
     };
     // The unique index on the name decides between concurrent creates.
-    match store.insert_user(&user).await {
-        Err(StoreError::Exists) => Err(ApiError::resource_exists()),
-        other => Ok(other.map(|()| user)?),
-    }
+    store.insert_user(&user).await?;
+    Ok(user)
 }
 
 /// Creates a project owned by `owner`, who becomes its admin.
@@ -64,9 +62,11 @@ pub async fn create_project(
     name: &str,
     is_public: bool,
     templates_repo: Option<String>,
-) -> Result<Project, ApiError> {
+) -> Result<Project> {
     if !is_valid_project_name(name) {
-        return Err(ApiError::client("Project name should match regex '^[a-zA-Z0-9-_]{1,50}$'"));
+        return Err(ServerError::Refused(
+            "Project name should match regex '^[a-zA-Z0-9-_]{1,50}$'".to_owned(),
+        ));
     }
     let (ssh_public_key, ssh_private_key) = generate_key_pair(name);
     let project = Project {
@@ -81,23 +81,21 @@ pub async fn create_project(
     };
     // The project and its owner's membership are written together; the unique index on the
     // name decides between concurrent creates.
-    match store.insert_project(&project).await {
-        Err(StoreError::Exists) => Err(ApiError::resource_exists()),
-        other => Ok(other.map(|()| project)?),
-    }
+    store.insert_project(&project).await?;
+    Ok(project)
 }
 
 /// Returns the project, creating it (owned by `owner`) if it does not exist.
-pub async fn ensure_project(store: &Store, owner: &User, name: &str) -> Result<Project, ApiError> {
+pub async fn ensure_project(store: &Store, owner: &User, name: &str) -> Result<Project> {
     if let Some(project) = store.project_by_name(name).await? {
         return Ok(project);
     }
     match create_project(store, owner, name, false, None).await {
         // Created a moment ago by another server sharing the database.
-        Err(err) if err.is_resource_exists() => store
+        Err(ServerError::Exists) => store
             .project_by_name(name)
             .await?
-            .ok_or_else(|| ApiError::Internal(format!("project {name} vanished while created"))),
+            .ok_or_else(|| ServerError::Internal(format!("project {name} vanished while created"))),
         other => other,
     }
 }

@@ -31,6 +31,10 @@ pub struct Settings {
     /// How long one backend's credential check may take when applying config.yml.
     pub backend_check_timeout: Duration,
     pub http: HttpLimits,
+    /// The agent new instances run, and dstack's base image (`DSTACK_SHIM_*`, ...).
+    pub agent: dstack_core::provisioning::AgentSettings,
+    /// Backend API base URLs replacing the providers' (`DSTACK_<TYPE>_API_URL`).
+    pub endpoints: dstack_backend_kit::Endpoints,
 }
 
 /// What one client may hold of the server, so that idle, slow or huge requests cannot starve
@@ -80,6 +84,8 @@ impl Settings {
             log_format: LogFormat::Standard,
             backend_check_timeout: Duration::from_secs(10),
             http: HttpLimits::default(),
+            agent: Default::default(),
+            endpoints: Default::default(),
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// From config.yml's `default_permissions`; replaced when the config is re-applied.
     pub permissions: Arc<RwLock<DefaultPermissions>>,
+    /// Backends built from their records, reused across requests.
+    pub computes: crate::computes::Computes,
 }
 
 impl AppState {

@@ -1,10 +1,9 @@
-#![cfg(feature = "aws")]
 //! The AWS backend through the API, against moto: `create_yaml` checks the credentials with
 //! STS, and the project's offers include AWS offers from a local catalog with zones from EC2.
 
-mod common;
+#![cfg(feature = "aws")]
 
-use std::sync::Arc;
+mod common;
 
 use common::{ADMIN_TOKEN, TestServer};
 use dstack_core::Registry;
@@ -24,14 +23,11 @@ async fn create_yaml_against_moto_then_offers() {
          p4d.24xlarge,us-east-1,32.7726,96,1152.0,8,A100,40.0,False,,nvidia,,x86,{}\n",
     )
     .unwrap();
-    let catalog = Arc::new(dstack_catalog::Catalog::new(
-        dstack_catalog::Source::PlainDirectory(dir.path().to_owned()),
-        None,
-    ));
+    let mut context =
+        dstack_backend_kit::BackendContext::new(dstack_testkit::fixtures::catalog_in(dir.path()));
+    context.endpoints.set(dstack_core::config::BackendType::Aws, &moto);
     let mut registry = Registry::new();
-    registry.register(Arc::new(
-        dstack_backend_aws::AwsConfigurator::new(catalog).with_endpoint_url(&moto),
-    ));
+    dstack_backend_aws::register(&mut registry, &context);
     let server = TestServer::start_with(None, None, registry, |_| {}).await;
 
     let yaml = "type: aws\nregions: [us-east-1]\ncreds:\n  type: access_key\n  access_key: AKIAIOSFODNN7EXAMPLE\n  secret_key: wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n";

@@ -1,34 +1,16 @@
-#![cfg(feature = "lambda")]
 //! Offers through the API: backends asked together, a failing one not failing the rest,
 //! requirements applied, and bad requirements refused with their field path.
+
+#![cfg(feature = "lambda")]
 
 mod common;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::get;
 use common::{ADMIN_TOKEN, TestServer};
-use dstack_core::Registry;
 use dstack_core::config::BackendType;
+use dstack_testkit::fixtures;
 use serde_json::{Value, json};
-
-const CATALOG: &str = "instance_name,location,price,cpu,memory,gpu_count,gpu_name,gpu_memory,spot,disk_size,gpu_vendor,flags,cpu_arch,provider_data
-gpu_1x_a100,us-east-1,1.29,30,200.0,1,A100,40.0,False,512.0,nvidia,,x86,{}
-gpu_1x_a100,us-east-1,0.60,30,200.0,1,A100,40.0,True,512.0,nvidia,,x86,{}
-gpu_1x_a10,us-east-1,0.75,30,200.0,1,A10,24.0,False,1400.0,nvidia,,x86,{}
-";
-
-async fn fake_lambda() -> String {
-    let app = Router::new().route(
-        "/api/v1/instance-types",
-        get(|| async { r#"{"data": {"gpu_1x_a100": {"regions_with_capacity_available": [{"name": "us-east-1"}]}}}"# }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/api/v1")
-}
 
 fn plan_request(resources: Value, spot_policy: Option<&str>) -> Value {
     json!({
@@ -44,18 +26,15 @@ fn plan_request(resources: Value, spot_policy: Option<&str>) -> Value {
 #[tokio::test]
 async fn a_failing_backend_does_not_hide_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("lambdalabs.csv"), CATALOG).unwrap();
-    let catalog = Arc::new(dstack_catalog::Catalog::new(
-        dstack_catalog::Source::PlainDirectory(dir.path().to_owned()),
-        None,
-    ));
-    let mut registry = Registry::new();
-    registry.register(Arc::new(dstack_backend_lambda::LambdaConfigurator::with_base_url(
-        fake_lambda().await,
-        catalog,
-    )));
+    let spot_a100 = "gpu_1x_a100,us-east-1,0.60,30,200.0,1,A100,40.0,True,512.0,nvidia,,x86,{}";
+    let rows = [fixtures::LAMBDA_ROWS[1], spot_a100, fixtures::LAMBDA_ROWS[0]];
+    fixtures::write_catalog(dir.path(), "lambdalabs", &rows);
+    let lambda = fixtures::fake_lambda(&["GOOD"], &[("gpu_1x_a100", &["us-east-1"])]).await;
+    let mut registry = common::registry_with_lambda(lambda.url(), dir.path());
     // The fake configurator's backends cannot be built: this backend fails to list offers.
-    registry.register(Arc::new(dstack_testkit::FakeConfigurator::new(BackendType::Runpod)));
+    registry.register_configurator(Arc::new(dstack_testkit::FakeConfigurator::new(
+        BackendType::Runpod,
+    )));
     let config = "projects:\n- name: main\n  backends:\n  - {type: lambda, creds: {api_key: GOOD}}\n  - {type: runpod, creds: {api_key: GOOD}}\n";
     let server = TestServer::start_with(None, Some(config), registry, |_| {}).await;
 
@@ -124,5 +103,47 @@ async fn a_failing_backend_does_not_hide_the_others() {
         )
         .await;
     assert_eq!(gpus.status, 400, "region needs backend");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn built_backends_are_reused_until_their_record_changes() {
+    let fake = dstack_testkit::FakeConfigurator::new(BackendType::Runpod).buildable();
+    let mut registry = dstack_core::Registry::new();
+    registry.register_configurator(Arc::new(fake.clone()));
+    let server = TestServer::start_with(None, None, registry, |_| {}).await;
+    let save = async |path: &str, key: &str| {
+        let yaml = format!("type: runpod\ncreds:\n  api_key: {key}\n");
+        let answer = server
+            .post(
+                &format!("/api/project/main/backends/{path}"),
+                ADMIN_TOKEN,
+                &json!({"config_yaml": yaml}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    };
+    let plan = async || {
+        let answer = server
+            .post("/api/project/main/runs/get_plan", ADMIN_TOKEN, &plan_request(json!({}), None))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    };
+    save("create_yaml", "GOOD-1").await;
+    plan().await;
+    plan().await;
+    assert_eq!(fake.builds(), 1, "the second plan reuses the built backend");
+    save("update_yaml", "GOOD-2").await;
+    plan().await;
+    assert_eq!(fake.builds(), 2, "a changed record is built again");
+    let deleted = server
+        .post(
+            "/api/project/main/backends/delete",
+            ADMIN_TOKEN,
+            &json!({"backends_names": ["runpod"]}),
+        )
+        .await;
+    assert_eq!(deleted.status, 200);
+    assert!(server.state.computes.is_empty(), "a deleted backend leaves the cache");
     server.stop().await;
 }

@@ -9,9 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
+use dstack_testkit::fixtures;
 
 fn cli() -> Option<PathBuf> {
     match std::env::var_os("DSTACK_TEST_CLI") {
@@ -51,26 +49,6 @@ fn dstack(cli: &Path, home: &Path, args: &[&str]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
-}
-
-/// Lambda's API, as far as the credential check goes: key `GOOD...` is valid.
-async fn fake_lambda() -> String {
-    async fn instance_types(headers: HeaderMap) -> (StatusCode, &'static str) {
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if auth.starts_with("Bearer GOOD") {
-            (StatusCode::OK, r#"{"data": {}}"#)
-        } else {
-            (
-                StatusCode::UNAUTHORIZED,
-                r#"{"error": {"code": "global/invalid-api-key", "message": "API key was invalid, expired, or deleted."}}"#,
-            )
-        }
-    }
-    let app = Router::new().route("/api/v1/instance-types", get(instance_types));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/api/v1")
 }
 
 #[tokio::test]
@@ -149,10 +127,11 @@ print(json.dumps({"after_delete": [b.name for b in client.projects.get("main").b
 async fn backend_yaml_round_trip_with_dstacks_python_client() {
     let Some(cli) = cli() else { return };
     let python = cli.parent().unwrap().join("python");
-    let lambda_url = fake_lambda().await;
+    // Lambda's API, as far as the credential check goes.
+    let lambda = fixtures::fake_lambda(&["GOOD-1", "GOOD-2"], &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = common::command(dir.path());
-    cmd.env("DSTACK_LAMBDA_API_URL", &lambda_url);
+    cmd.env("DSTACK_LAMBDA_API_URL", lambda.url());
     let server = common::run(cmd);
     let url = format!("http://{}", server.addr);
     let token = server.token.clone();
@@ -194,29 +173,6 @@ gpu_8x_h100_sxm5,us-west-1,23.92,208,1800.0,8,H100,80.0,False,24780.0,nvidia,,x8
 cpu_4x_general,us-east-1,0.2,4,16.0,0,,,False,100.0,,,x86,{}
 ";
 
-/// Lambda's API answering with capacity for A100s in us-east-1 only.
-async fn fake_lambda_with_capacity() -> String {
-    async fn instance_types(headers: HeaderMap) -> (StatusCode, &'static str) {
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if auth.starts_with("Bearer GOOD") {
-            (
-                StatusCode::OK,
-                r#"{"data": {"gpu_1x_a100": {"regions_with_capacity_available": [{"name": "us-east-1"}]}}}"#,
-            )
-        } else {
-            (
-                StatusCode::UNAUTHORIZED,
-                r#"{"error": {"code": "global/invalid-api-key", "message": "bad key"}}"#,
-            )
-        }
-    }
-    let app = Router::new().route("/api/v1/instance-types", get(instance_types));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/api/v1")
-}
-
 fn offers_json(cli: &Path, home: &Path, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["offer"];
     all.extend_from_slice(args);
@@ -230,7 +186,8 @@ fn offers_json(cli: &Path, home: &Path, args: &[&str]) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dstack_offer_lists_offers_from_a_local_catalog() {
     let Some(cli) = cli() else { return };
-    let lambda_url = fake_lambda_with_capacity().await;
+    // Lambda's API with capacity for A100s in us-east-1 only.
+    let lambda = fixtures::fake_lambda(&["GOOD"], &[("gpu_1x_a100", &["us-east-1"])]).await;
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("catalog");
     std::fs::create_dir_all(&catalog).unwrap();
@@ -243,7 +200,7 @@ async fn dstack_offer_lists_offers_from_a_local_catalog() {
     )
     .unwrap();
     let mut cmd = common::command(&state);
-    cmd.env("DSTACK_LAMBDA_API_URL", &lambda_url).env("GPUHUNT_CATALOG_DIR", &catalog);
+    cmd.env("DSTACK_LAMBDA_API_URL", lambda.url()).env("GPUHUNT_CATALOG_DIR", &catalog);
     let server = common::run(cmd);
     let url = format!("http://{}", server.addr);
     let home = cli_home();

@@ -102,7 +102,7 @@ async fn unreachable_clouds_are_checked_in_parallel_within_the_timeout() {
     let types = [Lambda, Runpod, Vastai, Vultr, Cloudrift, Hotaisle];
     let mut reg = Registry::new();
     for t in types {
-        reg.register(std::sync::Arc::new(
+        reg.register_configurator(std::sync::Arc::new(
             FakeConfigurator::new(t).with_delay(Duration::from_secs(60)),
         ));
     }

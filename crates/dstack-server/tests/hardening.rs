@@ -17,7 +17,9 @@ const RUNPOD: &str = "type: runpod\ncreds:\n  api_key: GOOD\n";
 
 fn fake_runpod(delay: Duration) -> Registry {
     let mut registry = Registry::new();
-    registry.register(Arc::new(FakeConfigurator::new(BackendType::Runpod).with_delay(delay)));
+    registry.register_configurator(Arc::new(
+        FakeConfigurator::new(BackendType::Runpod).with_delay(delay),
+    ));
     registry
 }
 

@@ -1,36 +1,160 @@
-//! What every backend's [`Compute`] must do, as plain async functions over `&dyn Compute`.
-//! A backend's tests call them against the backend's emulator or fake; each panics with a
-//! message naming the broken rule.
+//! What every backend must do, picked by the capabilities it declares (opendal's behaviour
+//! tests): a declared capability means its tests run; an undeclared one means its calls must
+//! answer a typed `Unsupported`. A backend's test calls [`run`] against the backend's
+//! emulator or fake; each check panics with a message naming the broken rule.
 //!
 //! ```ignore
-//! let compute = configurator.backend(&record).await?.compute();
-//! let offer = conformance::offers_match(&*compute, &requirements).await.remove(0);
-//! conformance::create_update_terminate(&*compute, &offer, &instance_config).await;
+//! let report = conformance::run(&*registry.get(BackendType::Aws)?, &fixtures).await;
 //! ```
-//!
-//! A backend whose instances are not implemented yet runs [`create_is_unsupported`] instead.
 
 use std::time::Duration;
 
+use dstack_core::backend::SshKeyPair;
+use dstack_core::config::{BackendConfigWithCreds, BackendType};
 use dstack_core::offers::{
-    InstanceConfiguration, InstanceOfferWithAvailability, ProvisioningData, Requirements,
+    BackendData, InstanceConfiguration, InstanceOfferWithAvailability, ProvisioningData,
+    Requirements,
 };
-use dstack_core::{Compute, ErrorKind};
+use dstack_core::{BackendRecord, Compute, Configurator, ErrorKind};
+use serde_json::Value;
 
-/// How often [`create_update_terminate`] asks for the instance's address before giving up.
+/// How often the lifecycle test asks for the instance's address before giving up.
 const UPDATE_ATTEMPTS: u32 = 50;
 const UPDATE_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Offers are this backend's, priced, within `max_price`, spot as asked, and have zones only
-/// if they are available somewhere. Returns them for the next steps.
+/// What the suite needs of a backend's test.
+#[derive(Debug, Clone)]
+pub struct Fixtures {
+    pub project: String,
+    /// A config the emulator or fake accepts.
+    pub config: BackendConfigWithCreds,
+    /// Requirements some of its offers meet (the first is created when instances are
+    /// declared).
+    pub requirements: Requirements,
+    pub instance: InstanceConfiguration,
+    pub keys: SshKeyPair,
+    /// An instance the provider never issued, and its region.
+    pub unknown_instance: (String, String),
+}
+
+/// What the suite saw, for the backend's own further checks.
+#[derive(Debug)]
+pub struct Report {
+    pub record: BackendRecord,
+    pub offers: Vec<InstanceOfferWithAvailability>,
+    /// The instance the lifecycle test created (and terminated), when instances are declared.
+    pub provisioned: Option<ProvisioningData>,
+}
+
+/// Runs every check the configurator's capabilities call for. Pass the configurator the
+/// registry hands out (instrumented), as the server uses it.
+pub async fn run(configurator: &dyn Configurator, fixtures: &Fixtures) -> Report {
+    let backend = configurator.backend_type();
+    let record = record_round_trip(configurator, fixtures).await;
+    let compute = configurator.compute(&record).await.expect("the compute is built");
+    let offers = offers_match(&*compute, backend, &fixtures.requirements).await;
+    let capabilities = configurator.capabilities();
+    let provisioned = if capabilities.create_instance {
+        let offer = offers.first().expect("an offer meets the fixture's requirements");
+        let data =
+            create_update_terminate(&*compute, backend, offer, &fixtures.instance, &fixtures.keys)
+                .await;
+        let (id, region) = &fixtures.unknown_instance;
+        terminate_unknown_instance(&*compute, id, region).await;
+        Some(data)
+    } else {
+        instances_are_unsupported(&*compute, backend, offers.first(), fixtures).await;
+        None
+    };
+    Report { record, offers, provisioned }
+}
+
+/// The stored record keeps every secret out of its `config`, reads back as the config, and
+/// is stable: storing what was read back gives the same record.
+pub async fn record_round_trip(
+    configurator: &dyn Configurator,
+    fixtures: &Fixtures,
+) -> BackendRecord {
+    let config = &fixtures.config;
+    let record = configurator
+        .create_backend(&fixtures.project, config.clone())
+        .await
+        .expect("the record is created");
+    for secret in secrets(config) {
+        assert!(
+            !record.config.contains(&secret),
+            "a secret is in the record's config: {}",
+            record.config
+        );
+    }
+    let back = configurator.config_with_creds(&record).expect("the record reads back");
+    assert_eq!(back.backend_type(), configurator.backend_type(), "read back as another type");
+    for secret in secrets(config) {
+        let full = serde_json::to_string(&back).expect("a config serializes");
+        assert!(full.contains(&secret), "a secret was lost in the record");
+    }
+    assert_eq!(
+        configurator.config_without_creds(&record).expect("the view without creds"),
+        back.without_creds(),
+        "the view without creds is the config without its secrets"
+    );
+    let again = configurator
+        .create_backend(&fixtures.project, back)
+        .await
+        .expect("the read-back config is stored again");
+    assert_eq!(again, record, "storing the read-back config changes the record");
+    record
+}
+
+/// The strings of a config that its view without creds leaves out (type tags aside).
+fn secrets(config: &BackendConfigWithCreds) -> Vec<String> {
+    fn leaves(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) if !s.is_empty() => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
+            Value::Object(map) => {
+                map.iter().filter(|(k, _)| *k != "type").for_each(|(_, v)| leaves(v, out));
+            }
+            _ => {}
+        }
+    }
+    fn removed(full: &Value, visible: &Value, out: &mut Vec<String>) {
+        match (full, visible) {
+            (Value::Object(full), Value::Object(visible)) => {
+                for (key, value) in full {
+                    match visible.get(key) {
+                        Some(seen) => removed(value, seen, out),
+                        None => leaves(value, out),
+                    }
+                }
+            }
+            (Value::Array(full), Value::Array(visible)) => {
+                for (i, value) in full.iter().enumerate() {
+                    match visible.get(i) {
+                        Some(seen) => removed(value, seen, out),
+                        None => leaves(value, out),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let full = serde_json::to_value(config).expect("a config serializes");
+    let mut out = Vec::new();
+    removed(&full, &config.without_creds(), &mut out);
+    out
+}
+
+/// Offers are this backend's, priced, within `max_price`, spot as asked, and have a region.
 pub async fn offers_match(
     compute: &dyn Compute,
+    backend: BackendType,
     requirements: &Requirements,
 ) -> Vec<InstanceOfferWithAvailability> {
     let offers = compute.offers(requirements).await.expect("offers are listed");
     for offer in &offers {
         let name = &offer.offer.instance.name;
-        assert_eq!(offer.offer.backend, compute.backend_type(), "{name}: another backend's offer");
+        assert_eq!(offer.offer.backend, backend, "{name}: another backend's offer");
         assert!(offer.offer.price >= 0.0, "{name}: negative price");
         if let Some(max) = requirements.max_price {
             assert!(offer.offer.price <= max, "{name}: above max_price");
@@ -48,11 +172,13 @@ pub async fn offers_match(
 /// for the instance that is gone. Returns the provisioning data for backend-specific checks.
 pub async fn create_update_terminate(
     compute: &dyn Compute,
+    backend: BackendType,
     offer: &InstanceOfferWithAvailability,
     config: &InstanceConfiguration,
+    keys: &SshKeyPair,
 ) -> ProvisioningData {
     let mut data = compute.create_instance(offer, config).await.expect("the instance is created");
-    assert_eq!(data.backend, compute.backend_type());
+    assert_eq!(data.backend, backend);
     assert!(!data.instance_id.is_empty(), "no instance ID");
     assert_eq!(data.region, offer.offer.region, "created elsewhere than offered");
     assert_eq!(data.instance_type, offer.offer.instance, "another instance type");
@@ -60,42 +186,52 @@ pub async fn create_update_terminate(
         assert!(zones.contains(zone), "zone {zone} is not among the offer's {zones:?}");
     }
     for _ in 0..UPDATE_ATTEMPTS {
-        compute.update_provisioning_data(&mut data).await.expect("provisioning data updates");
+        compute.update_provisioning_data(&mut data, keys).await.expect("provisioning data updates");
         if data.hostname.is_some() {
             break;
         }
         tokio::time::sleep(UPDATE_INTERVAL).await;
     }
     assert!(data.hostname.is_some(), "no address after {UPDATE_ATTEMPTS} updates");
-    let backend_data = data.backend_data.as_deref();
-    compute
-        .terminate_instance(&data.instance_id, &data.region, backend_data)
-        .await
-        .expect("the instance terminates");
-    compute
-        .terminate_instance(&data.instance_id, &data.region, backend_data)
-        .await
-        .expect("terminating a terminated instance succeeds");
+    for round in ["the instance terminates", "terminating a terminated instance succeeds"] {
+        compute
+            .terminate_instance(&data.instance_id, &data.region, &data.backend_data)
+            .await
+            .expect(round);
+    }
     data
 }
 
 /// Terminating an instance that never existed is success, not an error.
 pub async fn terminate_unknown_instance(compute: &dyn Compute, instance_id: &str, region: &str) {
     compute
-        .terminate_instance(instance_id, region, None)
+        .terminate_instance(instance_id, region, &BackendData::none())
         .await
         .expect("terminating an unknown instance succeeds");
 }
 
-/// A backend whose instance creation is not implemented (yet) says so with a typed
-/// `Unsupported` error naming the backend, never with a fake instance.
-pub async fn create_is_unsupported(
+/// A backend that does not declare instances answers every instance call with a typed
+/// `Unsupported` naming it — never with a fake instance.
+async fn instances_are_unsupported(
     compute: &dyn Compute,
-    offer: &InstanceOfferWithAvailability,
-    config: &InstanceConfiguration,
+    backend: BackendType,
+    offer: Option<&InstanceOfferWithAvailability>,
+    fixtures: &Fixtures,
 ) {
-    let err = compute.create_instance(offer, config).await.expect_err("create is unsupported");
-    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
-    let backend = compute.backend_type().to_string();
-    assert!(err.message().contains(&backend), "the error names the backend: {err}");
+    let check = |result: dstack_core::error::Result<()>, call: &str| {
+        let err = result.expect_err(call);
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{call}: {err}");
+        assert_eq!(err.backend(), Some(backend), "{call}: the error names the backend: {err}");
+    };
+    if let Some(offer) = offer {
+        check(
+            compute.create_instance(offer, &fixtures.instance).await.map(drop),
+            "create is unsupported",
+        );
+    }
+    let (id, region) = &fixtures.unknown_instance;
+    check(
+        compute.terminate_instance(id, region, &BackendData::none()).await,
+        "terminate is unsupported",
+    );
 }

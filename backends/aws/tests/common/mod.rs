@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use dstack_backend_kit::BackendContext;
 use dstack_catalog::{Catalog, Source};
-use dstack_core::config::BackendConfigWithCreds;
 use dstack_core::config::load::from_yaml;
+use dstack_core::config::{BackendConfigWithCreds, BackendType};
+use dstack_core::{Configurator, Registry};
 
 pub fn moto() -> Option<String> {
     let url = std::env::var("DSTACK_TEST_MOTO_URL").ok();
@@ -34,6 +36,17 @@ pub fn catalog() -> (tempfile::TempDir, Arc<Catalog>) {
     std::fs::write(dir.path().join("aws.csv"), CATALOG).unwrap();
     let catalog = Arc::new(Catalog::new(Source::PlainDirectory(dir.path().to_owned()), None));
     (dir, catalog)
+}
+
+/// The AWS backend as the server's registry hands it out, calling `url` when given.
+pub fn configurator(catalog: Arc<Catalog>, url: Option<&str>) -> Arc<dyn Configurator> {
+    let mut context = BackendContext::new(catalog);
+    if let Some(url) = url {
+        context.endpoints.set(BackendType::Aws, url);
+    }
+    let mut registry = Registry::new();
+    dstack_backend_aws::register(&mut registry, &context);
+    registry.get(BackendType::Aws).unwrap()
 }
 
 pub fn aws(yaml: &str) -> BackendConfigWithCreds {

@@ -275,7 +275,7 @@ fn read_backend(node: &Node, path: &str, collector: &Collector) -> Option<Loaded
         let field_path = field.iter().fold(path.to_owned(), |acc, seg| join(&acc, seg));
         collector.push(Diagnostic::warning(warning, node.locate(&field)).at_path(field_path));
     }
-    for (field, problem) in config.offline_problems() {
+    for (field, problem) in config.problems() {
         let field_path = field.iter().fold(path.to_owned(), |acc, seg| join(&acc, seg));
         collector.push(
             Diagnostic::warning(

@@ -210,7 +210,7 @@ async fn delete(
     let project = project_for(&state, &me, &project_name, Access::Admin).await?;
     request.check()?;
     let names: Vec<&str> = request.backends_names.iter().map(String::as_str).collect();
-    state.store.delete_backends(&project.id, &names).await?;
+    configure::delete(&state, &project, &names).await?;
     Ok(Json(Value::Null))
 }
 

@@ -52,10 +52,6 @@ impl ApiError {
         Self::with_code("Resource exists", "resource_exists")
     }
 
-    pub fn is_resource_exists(&self) -> bool {
-        matches!(self, ApiError::Client(details) if details.iter().any(|d| d.code == "resource_exists"))
-    }
-
     pub fn resource_not_exists() -> Self {
         Self::with_code("Resource not found", "resource_not_exists")
     }
@@ -79,6 +75,21 @@ impl From<BackendError> for ApiError {
                 .map(|f| Detail { msg: msg.clone(), code, fields: Some(f.clone()) })
                 .collect(),
         )
+    }
+}
+
+/// The domain's errors as dstack answers them.
+impl From<crate::error::ServerError> for ApiError {
+    fn from(err: crate::error::ServerError) -> Self {
+        use crate::error::ServerError;
+        match err {
+            ServerError::Exists => ApiError::resource_exists(),
+            ServerError::NotExists => ApiError::resource_not_exists(),
+            ServerError::Refused(msg) => ApiError::client(msg),
+            ServerError::Backend(err) => err.into(),
+            ServerError::Store(err) => err.into(),
+            ServerError::Internal(msg) => ApiError::Internal(msg),
+        }
     }
 }
 

@@ -190,5 +190,16 @@ pub fn run(mut cmd: Command) -> Running {
 
 /// The backends of the binary, with a catalog that is only loaded if offers are asked for.
 pub fn registry() -> dstack_core::Registry {
-    dstack_server::registry::build(dstack_server::registry::catalog(&std::env::temp_dir()))
+    let context = dstack_backend_kit::BackendContext::new(dstack_server::registry::catalog(
+        &std::env::temp_dir(),
+    ));
+    dstack_server::registry::build(&context)
+}
+
+/// The server's backends with Lambda's API at `lambda_url` and offers from `catalog`.
+pub fn registry_with_lambda(lambda_url: &str, catalog: &std::path::Path) -> dstack_core::Registry {
+    let mut context =
+        dstack_backend_kit::BackendContext::new(dstack_testkit::fixtures::catalog_in(catalog));
+    context.endpoints.set(dstack_core::config::BackendType::Lambda, lambda_url);
+    dstack_server::registry::build(&context)
 }

@@ -60,3 +60,9 @@ pub struct AzureClientCreds {
     /// The tenant of the service principal. Defaults to the backend's `tenant_id`.
     pub tenant_id: Option<String>,
 }
+
+impl super::ConfigRules for AzureBackendConfig {
+    fn problems(&self) -> Vec<super::FieldNote> {
+        super::common::tag_count_problems(self.tags.as_ref())
+    }
+}

@@ -56,3 +56,18 @@ pub struct AccessKeyCreds {
     /// The secret key.
     pub secret_key: Secret,
 }
+
+/// The most tags dstack allows on a backend.
+pub const MAX_TAGS: usize = 25;
+
+/// dstack's rule for backends with `tags` (AWS, Azure, GCP, Nebius).
+pub fn tag_count_problems(tags: Option<&Tags>) -> Vec<super::FieldNote> {
+    if tags.is_some_and(|t| t.len() > MAX_TAGS) {
+        vec![(
+            vec!["tags".to_owned()],
+            format!("Maximum number of tags exceeded. Up to {MAX_TAGS} tags is allowed."),
+        )]
+    } else {
+        Vec::new()
+    }
+}

@@ -112,3 +112,9 @@ impl GcpFileCreds {
         })
     }
 }
+
+impl<C> super::ConfigRules for GcpBackendConfig<C> {
+    fn problems(&self) -> Vec<super::FieldNote> {
+        super::common::tag_count_problems(self.tags.as_ref())
+    }
+}

@@ -131,25 +131,27 @@ impl<K> KubernetesBackendConfig<K> {
                 .to_owned(),
         ))
     }
+}
 
-    /// Rules dstack checks before contacting the clusters: a backend breaking them is
-    /// refused when the server applies it.
-    pub fn check_contexts(&self) -> Result<(), String> {
-        let Some(contexts) = &self.contexts else { return Ok(()) };
+/// dstack's rules before it contacts the clusters.
+impl<K> super::ConfigRules for KubernetesBackendConfig<K> {
+    fn problems(&self) -> Vec<super::FieldNote> {
+        let note = |message: String| vec![(vec!["contexts".to_owned()], message)];
+        let Some(contexts) = &self.contexts else { return Vec::new() };
         let mut names: Vec<&str> = contexts.iter().map(KubernetesContext::name).collect();
         names.sort_unstable();
         let mut duplicates: Vec<&str> =
             names.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
         duplicates.dedup();
         if !duplicates.is_empty() {
-            return Err(format!("duplicate contexts: {}", duplicates.join(", ")));
+            return note(format!("duplicate contexts: {}", duplicates.join(", ")));
         }
         if self.proxy_jump.is_some() {
-            return Err("proxy_jump must not be set if contexts is set".to_owned());
+            return note("proxy_jump must not be set if contexts is set".to_owned());
         }
         if self.namespace.is_some() {
-            return Err("namespace must not be set if contexts is set".to_owned());
+            return note("namespace must not be set if contexts is set".to_owned());
         }
-        Ok(())
+        Vec::new()
     }
 }

@@ -6,6 +6,7 @@ pub mod azure;
 pub mod common;
 pub mod gcp;
 pub mod kubernetes;
+mod model;
 pub mod nebius;
 pub mod oci;
 pub mod simple;
@@ -22,6 +23,7 @@ pub use azure::*;
 pub use common::*;
 pub use gcp::*;
 pub use kubernetes::*;
+pub use model::{BackendConfigModel, ConfigRules};
 pub use nebius::*;
 pub use oci::*;
 pub use simple::*;
@@ -440,63 +442,6 @@ impl BackendConfigWithCreds {
             }
         }
         value
-    }
-
-    /// Problems dstack finds in a config before it contacts the cloud, so the offline check
-    /// can report them: such a backend is refused when the server applies it.
-    pub fn offline_problems(&self) -> Vec<FieldNote> {
-        let mut problems = Vec::new();
-        let tags = match self {
-            BackendConfigWithCreds::Aws(c) => c.tags.as_ref(),
-            BackendConfigWithCreds::Azure(c) => c.tags.as_ref(),
-            BackendConfigWithCreds::Gcp(c) => c.tags.as_ref(),
-            BackendConfigWithCreds::Nebius(c) => c.tags.as_ref(),
-            _ => None,
-        };
-        if tags.is_some_and(|t| t.len() > 25) {
-            problems.push((
-                vec!["tags".to_owned()],
-                "Maximum number of tags exceeded. Up to 25 tags is allowed.".to_owned(),
-            ));
-        }
-        match self {
-            BackendConfigWithCreds::Aws(c) => {
-                if c.vpc_name.is_some() && c.vpc_ids.is_some() {
-                    problems.push((
-                        vec!["vpc_ids".to_owned()],
-                        "Only one of `vpc_name` and `vpc_ids` can be specified".to_owned(),
-                    ));
-                }
-                if c.default_vpcs == Some(false) && c.vpc_name.is_none() && c.vpc_ids.is_none() {
-                    problems.push((
-                        vec!["default_vpcs".to_owned()],
-                        "`vpc_name` or `vpc_ids` must be specified if `default_vpcs: false`."
-                            .to_owned(),
-                    ));
-                }
-            }
-            BackendConfigWithCreds::Kubernetes(c) => {
-                if let Err(message) = c.check_contexts() {
-                    problems.push((vec!["contexts".to_owned()], message));
-                }
-            }
-            BackendConfigWithCreds::Jarvislabs(c) => {
-                const KNOWN: [&str; 4] =
-                    ["india-01", "india-chennai-01", "india-noida-01", "europe-01"];
-                let unknown: Vec<&String> =
-                    c.regions.iter().flatten().filter(|r| !KNOWN.contains(&r.as_str())).collect();
-                if !unknown.is_empty() {
-                    problems.push((
-                        vec!["regions".to_owned()],
-                        format!(
-                            "Unsupported JarvisLabs regions: {unknown:?}. Supported regions: {KNOWN:?}."
-                        ),
-                    ));
-                }
-            }
-            _ => {}
-        }
-        problems
     }
 }
 

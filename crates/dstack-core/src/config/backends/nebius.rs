@@ -125,3 +125,9 @@ impl NebiusFileCreds {
         })
     }
 }
+
+impl<C> super::ConfigRules for NebiusBackendConfig<C> {
+    fn problems(&self) -> Vec<super::FieldNote> {
+        super::common::tag_count_problems(self.tags.as_ref())
+    }
+}

@@ -110,3 +110,5 @@ fn default_oci_config_file() -> String {
 fn default_oci_profile() -> String {
     "DEFAULT".to_owned()
 }
+
+impl super::ConfigRules for OciBackendConfig {}

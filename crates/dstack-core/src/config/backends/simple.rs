@@ -178,3 +178,47 @@ pub struct DstackBackendConfig {
     /// The backends dstack Sky provides.
     pub base_backends: Vec<String>,
 }
+
+/// The JarvisLabs regions dstack knows.
+pub const JARVISLABS_REGIONS: [&str; 4] =
+    ["india-01", "india-chennai-01", "india-noida-01", "europe-01"];
+
+impl super::ConfigRules for JarvisLabsBackendConfig {
+    fn problems(&self) -> Vec<super::FieldNote> {
+        let unknown: Vec<&String> = self
+            .regions
+            .iter()
+            .flatten()
+            .filter(|r| !JARVISLABS_REGIONS.contains(&r.as_str()))
+            .collect();
+        if unknown.is_empty() {
+            return Vec::new();
+        }
+        vec![(
+            vec!["regions".to_owned()],
+            format!(
+                "Unsupported JarvisLabs regions: {unknown:?}. Supported regions: {JARVISLABS_REGIONS:?}."
+            ),
+        )]
+    }
+}
+
+/// Backends whose configs have no rules of their own.
+macro_rules! no_rules {
+    ($($ty:ty),* $(,)?) => {$(impl super::ConfigRules for $ty {})*};
+}
+
+no_rules!(
+    LambdaBackendConfig,
+    RunpodBackendConfig,
+    VastAiBackendConfig,
+    VerdaBackendConfig,
+    DigitalOceanBackendConfig,
+    HotAisleBackendConfig,
+    CloudRiftBackendConfig,
+    VultrBackendConfig,
+    CrusoeBackendConfig,
+    CudoBackendConfig,
+    TensorDockBackendConfig,
+    DstackBackendConfig,
+);

@@ -99,3 +99,5 @@ fn cluster_field(i: usize, field: Vec<String>) -> Vec<String> {
     path.extend(field);
     path
 }
+
+impl<K> super::ConfigRules for SlurmBackendConfig<K> {}

@@ -1,0 +1,177 @@
+//! The kit's generic parts with a small definition: rules and checks in order, the record,
+//! capability gates, timeouts and error context.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::config::backends::LambdaBackendConfig;
+use crate::config::{BackendConfigWithCreds, BackendType};
+use crate::error::{BackendError, ErrorKind, Result};
+use crate::offers::{InstanceOfferWithAvailability, Requirements};
+
+/// A Lambda definition whose checks and offers are scripted.
+#[derive(Debug, Default)]
+struct Scripted {
+    checks: Arc<AtomicUsize>,
+    /// Calls that reached the compute.
+    compute_calls: Arc<AtomicUsize>,
+    slow_offers: bool,
+}
+
+#[derive(Debug)]
+struct ScriptedCompute {
+    calls: Arc<AtomicUsize>,
+    slow: bool,
+}
+
+#[async_trait]
+impl Compute for ScriptedCompute {
+    async fn offers(&self, _: &Requirements) -> Result<Vec<InstanceOfferWithAvailability>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.slow {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Err(BackendError::new(ErrorKind::RateLimited, "slow down"))
+    }
+
+    /// Implemented but not declared: the registry must not let a call through.
+    async fn terminate_instance(
+        &self,
+        _: &str,
+        _: &str,
+        _: &crate::offers::BackendData,
+    ) -> Result<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BackendDefinition for Scripted {
+    type Config = LambdaBackendConfig;
+    type Compute = ScriptedCompute;
+
+    fn backend_type(&self) -> BackendType {
+        BackendType::Lambda
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::OFFERS_ONLY
+    }
+
+    async fn check_credentials(&self, config: &Self::Config, _: &ValidationContext) -> Result<()> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        if config.creds.api_key.expose().starts_with("good") {
+            Ok(())
+        } else {
+            Err(BackendError::invalid_credentials(&[&["creds", "api_key"]], None))
+        }
+    }
+
+    fn prepare(&self, mut config: Self::Config) -> Self::Config {
+        config.regions.get_or_insert_with(|| vec!["us-east-1".to_owned()]);
+        config
+    }
+
+    async fn compute(&self, _: Self::Config) -> Result<ScriptedCompute> {
+        Ok(ScriptedCompute { calls: self.compute_calls.clone(), slow: self.slow_offers })
+    }
+}
+
+fn lambda(key: &str) -> BackendConfigWithCreds {
+    crate::config::load::from_json(
+        &serde_json::json!({"type": "lambda", "creds": {"api_key": key}}),
+    )
+    .unwrap()
+}
+
+fn registry(definition: Scripted, timeouts: Timeouts) -> Registry {
+    let mut registry = Registry::new();
+    registry.set_timeouts(timeouts);
+    registry.register(definition);
+    registry
+}
+
+#[tokio::test]
+async fn the_generic_configurator_checks_stores_and_reads_back() {
+    let registry = registry(Scripted::default(), Timeouts::default());
+    let configurator = registry.get(BackendType::Lambda).unwrap();
+    let context = ValidationContext::default();
+    configurator.validate_config(&lambda("good-1"), &context).await.unwrap();
+    let refused = configurator.validate_config(&lambda("bad"), &context).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidCredentials);
+    assert_eq!(refused.to_string(), "lambda check: Invalid credentials");
+
+    let record = configurator.create_backend("main", lambda("good-1")).await.unwrap();
+    assert_eq!(record.config, r#"{"type":"lambda","regions":["us-east-1"]}"#);
+    assert!(!record.config.contains("good-1"), "the key stays out of the config");
+    let back = configurator.config_with_creds(&record).unwrap();
+    assert_eq!(serde_json::to_value(&back).unwrap()["creds"]["api_key"], "good-1");
+    assert_eq!(configurator.capabilities(), Capabilities::OFFERS_ONLY);
+
+    // Another type's config is refused, not misread.
+    let aws = crate::config::load::from_json::<BackendConfigWithCreds>(
+        &serde_json::json!({"type": "aws", "creds": {"type": "default"}}),
+    )
+    .unwrap();
+    let err = configurator.validate_config(&aws, &context).await.unwrap_err();
+    assert!(err.message().contains("got a `aws` config"), "{err}");
+}
+
+#[tokio::test]
+async fn undeclared_operations_are_unsupported_without_reaching_the_backend() {
+    let definition = Scripted::default();
+    let calls = definition.compute_calls.clone();
+    let registry = registry(definition, Timeouts::default());
+    let configurator = registry.get(BackendType::Lambda).unwrap();
+    let record = configurator.create_backend("main", lambda("good")).await.unwrap();
+    let compute = configurator.compute(&record).await.unwrap();
+    let before = calls.load(Ordering::SeqCst);
+    let err = compute
+        .terminate_instance("i-1", "us-east-1", &crate::offers::BackendData::none())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert_eq!(err.message(), "Backend `lambda` does not support terminating instances");
+    assert_eq!(
+        err.to_string(),
+        "lambda terminate instance: Backend `lambda` does not support terminating instances"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), before, "the undeclared call never reached it");
+
+    // A declared operation's error is stamped with the backend and the operation.
+    let err = compute.offers(&Requirements::default()).await.unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), before + 1);
+    assert_eq!((err.backend(), err.operation()), (Some(BackendType::Lambda), Some("offers")));
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_call_has_its_timeout() {
+    let definition = Scripted { slow_offers: true, ..Scripted::default() };
+    let timeouts = Timeouts { offers: Duration::from_secs(5), ..Timeouts::default() };
+    let registry = registry(definition, timeouts);
+    let configurator = registry.get(BackendType::Lambda).unwrap();
+    let record = configurator.create_backend("main", lambda("good")).await.unwrap();
+    let compute = configurator.compute(&record).await.unwrap();
+    let err = compute.offers(&Requirements::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transient);
+    assert_eq!(err.to_string(), "lambda offers: no answer within 5s");
+}
+
+#[test]
+fn the_registry_names_missing_features() {
+    let mut registry = Registry::new();
+    registry.register(Scripted::default());
+    assert_eq!(registry.available_types(), [BackendType::Lambda]);
+    let err = registry.get(BackendType::Gcp).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotAvailable);
+    assert!(err.message().contains("--features gcp"));
+    registry.declare_features(&["lambda"]);
+    let err = registry.get(BackendType::Gcp).unwrap_err();
+    assert!(err.message().contains("not supported by this version"), "{}", err.message());
+}

@@ -1,0 +1,93 @@
+//! What many tests need alike.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use dstack_catalog::{Catalog, Source};
+use dstack_core::Secret;
+use dstack_core::backend::SshKeyPair;
+use dstack_core::offers::{InstanceConfiguration, SshKey};
+
+/// The header of gpuhunt's catalog CSV (v2, as gpuhunt 0.1.30 writes it).
+pub const CATALOG_HEADER: &str = "instance_name,location,price,cpu,memory,gpu_count,gpu_name,gpu_memory,spot,disk_size,gpu_vendor,flags,cpu_arch,provider_data";
+
+/// Lambda's catalog rows the tests use: an A10 and an A100 in us-east-1, and an A100 in
+/// us-west-1.
+pub const LAMBDA_ROWS: &[&str] = &[
+    "gpu_1x_a10,us-east-1,0.75,30,200.0,1,A10,24.0,False,1400.0,nvidia,,x86,{}",
+    "gpu_1x_a100,us-east-1,1.29,30,200.0,1,A100,40.0,False,512.0,nvidia,,x86,{}",
+    "gpu_1x_a100,us-west-1,1.29,30,200.0,1,A100,40.0,False,512.0,nvidia,,x86,{}",
+];
+
+/// Writes `{provider}.csv` with `rows` into `dir` (gpuhunt's plain-directory layout).
+pub fn write_catalog(dir: &Path, provider: &str, rows: &[&str]) {
+    let mut text = format!("{CATALOG_HEADER}\n");
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    std::fs::create_dir_all(dir).expect("a catalog directory");
+    std::fs::write(dir.join(format!("{provider}.csv")), text).expect("a catalog file");
+}
+
+/// A catalog read from a plain directory.
+pub fn catalog_in(dir: &Path) -> Arc<Catalog> {
+    Arc::new(Catalog::new(Source::PlainDirectory(dir.to_owned()), None))
+}
+
+/// A catalog with nothing in it.
+pub fn empty_catalog() -> (tempfile::TempDir, Arc<Catalog>) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let catalog = catalog_in(dir.path());
+    (dir, catalog)
+}
+
+/// The configuration of an instance in `project`, with one SSH key.
+pub fn instance_configuration(project: &str) -> InstanceConfiguration {
+    InstanceConfiguration {
+        project_name: project.to_owned(),
+        instance_name: "fleet-0".to_owned(),
+        instance_id: "4c1bd2ad-4f6c-4d1c-9d7e-2f1b7c0e5a61".to_owned(),
+        ssh_keys: vec![SshKey { public: ssh_key_pair().public }],
+        user: "admin".to_owned(),
+        reservation: None,
+        tags: None,
+    }
+}
+
+/// A project SSH key pair (a fixed test key; never used outside tests).
+pub fn ssh_key_pair() -> SshKeyPair {
+    SshKeyPair {
+        public: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG8Xy0Xkq1p0q3gQ1b2mS7YqR3v9zJc6W2nA4dVtEfKh dstack-test".to_owned(),
+        private: Secret::new("-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n"),
+    }
+}
+
+/// A fake of Lambda Cloud's API accepting `keys`: `GET /instance-types` lists `capacity`
+/// (instance type → regions with capacity), in the shape of Lambda's API reference, and a
+/// refused key gets Lambda's 401 body.
+pub async fn fake_lambda(keys: &[&str], capacity: &[(&str, &[&str])]) -> crate::FakeApi {
+    use serde_json::{Value, json};
+    let data: serde_json::Map<String, Value> = capacity
+        .iter()
+        .map(|(name, regions)| {
+            let regions: Vec<Value> = regions.iter().map(|r| json!({"name": r, "description": r})).collect();
+            (
+                (*name).to_owned(),
+                json!({"instance_type": {"name": name}, "regions_with_capacity_available": regions}),
+            )
+        })
+        .collect();
+    let answer = json!({"data": data});
+    let mut builder = crate::FakeApi::builder().prefix("/api/v1").unauthorized(crate::Reply::status(
+        401,
+        json!({"error": {"code": "global/invalid-api-key", "message": "API key was invalid, expired, or deleted."}}),
+    ));
+    for key in keys {
+        builder = builder.bearer(key);
+    }
+    builder
+        .route("GET", "/instance-types", move |_| crate::Reply::json(answer.clone()))
+        .start()
+        .await
+}

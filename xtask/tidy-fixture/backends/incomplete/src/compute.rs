@@ -1,0 +1,1 @@
+// No doc line first.

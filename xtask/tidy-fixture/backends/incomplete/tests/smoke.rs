@@ -1,0 +1,1 @@
+//! A test that runs nothing of the suite.

@@ -1,0 +1,3 @@
+//! The fixture's registry: no backend lines.
+
+pub const BACKEND_FEATURES: &[&str] = &[];
