@@ -1,6 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>`.
 
 mod bench;
+mod browser;
 mod emulators;
 mod fuzz;
 mod postgres;
@@ -8,6 +9,7 @@ mod reference;
 mod schema;
 mod test;
 mod tidy;
+mod ui;
 mod venv;
 
 use std::process::ExitCode;
@@ -20,8 +22,16 @@ tasks:
                          with --check, fail if they are stale instead
   test                   run every check CI runs: formatting, clippy,
                          generated files, all tests (sets up PostgreSQL,
-                         moto, the dstack CLI and schemathesis) and a short
-                         fuzzing run
+                         moto, the dstack CLI, schemathesis, and Chromium,
+                         playwright-core and the web UI for the browser
+                         test) and a short fuzzing run
+  ui [--dir DIR]         download the dstack==0.22.5 wheel from PyPI and
+                         unpack its prebuilt web UI (MPL-2.0, license kept
+                         beside it) into DIR, by default where the server
+                         serves it from: $DSTACK_SERVER_UI_DIR, else ui/ in
+                         $DSTACK_SERVER_DIR (~/.dstack/server)
+  browser-test           set up what the web UI's browser test needs (as `test`
+                         does) and run that test alone
   fuzz [--seconds N]     run each fuzz target of fuzz/ for N seconds
                          (default 60) with cargo-fuzz
   bench server           print the server's start-up time, memory and
@@ -75,6 +85,8 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        ["ui", rest @ ..] => exit(ui::run(rest)),
+        ["browser-test"] => exit(browser::test()),
         ["test"] => match test::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::FAILURE,

@@ -86,6 +86,7 @@ fn install() -> Result<(), String> {
                     DSTACK_TEST_POSTGRES_URL to a server the tests may create databases on"
             .to_owned());
     }
+    let _apt = crate::browser::APT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     eprintln!("==> installing PostgreSQL (apt-get install postgresql)");
     run("apt-get", &["update", "-qq"], true)?;
     let status = Command::new("apt-get")

@@ -125,6 +125,38 @@ mod tests {
         assert!(!ok("projects:\n- name: 'bad name'\n"));
     }
 
+    /// What dstack 0.22.5 added: three backend types and four fields, with their shapes.
+    #[test]
+    fn schema_knows_the_0_22_5_additions() {
+        let validator = validator();
+        let backend = |entry: &str| {
+            validator.is_valid(&yaml_to_json(&format!(
+                "projects:\n- name: m\n  backends:\n  - {entry}\n"
+            )))
+        };
+        assert!(backend("{type: daytona, regions: [earth], creds: {type: api_key, api_key: k}}"));
+        assert!(backend("{type: lium, creds: {api_key: ' '}}"));
+        assert!(backend("{type: seeweb, creds: {type: api_token, api_token: ''}}"));
+        // Daytona and Lium keys have a minimum length; Seeweb's token has none.
+        assert!(!backend("{type: daytona, creds: {api_key: ''}}"));
+        assert!(!backend("{type: lium, creds: {api_key: ''}}"));
+        assert!(!backend("{type: seeweb, creds: {type: api_key, api_token: t}}"));
+        assert!(!backend("{type: seeweb, creds: {api_key: t}}"));
+        let gcp = "type: gcp, project_id: p, creds: {type: default}";
+        assert!(backend(&format!(
+            "{{{gcp}, tpu: 'yes', vpc_name: v, subnetworks: {{us-east1: 5}}}}"
+        )));
+        assert!(!backend(&format!("{{{gcp}, subnetworks: {{us-east1: null}}}}")));
+        assert!(!backend(&format!("{{{gcp}, tpu: sometimes}}")));
+        assert!(backend("{type: hotaisle, team_handle: t, bare_metal: true, creds: {api_key: k}}"));
+        assert!(backend(
+            "{type: oci, experimental_instance_types: [BM.GPU4.8], creds: {type: default}}"
+        ));
+        assert!(!backend(
+            "{type: oci, experimental_instance_types: BM.GPU4.8, creds: {type: default}}"
+        ));
+    }
+
     #[test]
     fn lax_booleans_match_the_loader() {
         let pattern = dstack_core::config::schema::lax_bool_pattern();

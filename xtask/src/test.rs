@@ -1,6 +1,6 @@
 //! `cargo xtask test`: everything CI checks, in one command that works on a fresh machine.
-//! What the tests need (PostgreSQL, the backends' emulators, the Python tools) is set up here,
-//! in parallel, so that nobody has to remember a manual step.
+//! What the tests need (PostgreSQL, the backends' emulators, the Python tools, the browser and
+//! the web UI) is set up here, in parallel, so that nobody has to remember a manual step.
 
 use std::process::Command;
 use std::time::Instant;
@@ -77,8 +77,8 @@ fn lints() -> Result<(), String> {
     Ok(())
 }
 
-/// PostgreSQL, every backend's emulator and the Python tools, unless the environment already
-/// names them.
+/// PostgreSQL, every backend's emulator, the Python tools and the browser test's Chromium,
+/// playwright-core and UI bundle, unless the environment already names them.
 fn services() -> Result<Services, String> {
     let mut services = Services::default();
     let given = |name: &str| std::env::var(name).ok();
@@ -99,6 +99,7 @@ fn services() -> Result<Services, String> {
         };
         Ok(vec![("DSTACK_TEST_CLI".to_owned(), cli), ("DSTACK_TEST_SCHEMATHESIS".to_owned(), st)])
     });
+    let browser = std::thread::spawn(crate::browser::setup);
     let declared = tidy::emulators(&schema::root())?;
     let started: Vec<_> = declared
         .into_iter()
@@ -115,6 +116,8 @@ fn services() -> Result<Services, String> {
     services.env.push(("DSTACK_TEST_POSTGRES_URL".to_owned(), url));
     services.postgres = postgres;
     services.env.extend(tools.join().map_err(|_| "installing the tools panicked")??);
+    let browser = browser.join().map_err(|_| "setting up the browser test panicked")?;
+    services.env.extend(browser.map_err(|e| format!("the browser test's setup: {e}"))?);
     Ok(services)
 }
 
@@ -138,7 +141,7 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     cargo_with(args, &[])
 }
 
-fn cargo_with(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+pub fn cargo_with(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
         .args(args)

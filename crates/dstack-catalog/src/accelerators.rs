@@ -1,4 +1,4 @@
-//! The accelerators gpuhunt 0.1.30 knows (`KNOWN_ACCELERATORS`): name, memory in GB and, for
+//! The accelerators gpuhunt 0.1.34 knows (`KNOWN_ACCELERATORS`): name, memory in GB and, for
 //! NVIDIA, compute capability. A name may appear once per memory size.
 
 use dstack_core::offers::AcceleratorVendor;
@@ -41,6 +41,7 @@ pub const KNOWN_ACCELERATORS: &[Accelerator] = &[
     Accelerator::nvidia("B200", 180, (10, 0)),
     Accelerator::nvidia("GB200", 186, (10, 0)),
     Accelerator::nvidia("B300", 270, (10, 0)),
+    Accelerator::nvidia("GB300", 270, (10, 0)),
     Accelerator::nvidia("L4", 24, (8, 9)),
     Accelerator::nvidia("L40", 48, (8, 9)),
     Accelerator::nvidia("L40S", 48, (8, 9)),
@@ -144,7 +145,11 @@ mod tests {
     fn lookups() {
         assert_eq!(compute_capability("a100"), Some((8, 0)));
         assert_eq!(compute_capability("MI300X"), None);
+        // New in gpuhunt 0.1.34.
+        assert_eq!(compute_capability("gb300"), Some((10, 0)));
+        let gb300: Vec<u32> = find(Some(&["GB300"]), None).map(|a| a.memory).collect();
+        assert_eq!(gb300, [270]);
         assert_eq!(find(Some(&["A100"]), None).count(), 2);
-        assert_eq!(KNOWN_ACCELERATORS.len(), 94);
+        assert_eq!(KNOWN_ACCELERATORS.len(), 95);
     }
 }

@@ -1,4 +1,4 @@
-//! Loading and querying catalogs, the way gpuhunt 0.1.30 does, plus what a long-running
+//! Loading and querying catalogs, the way gpuhunt 0.1.34 does, plus what a long-running
 //! server needs: each provider's catalog is cached in memory with a time to live and on disk,
 //! and a failed refresh keeps the last good copy (a server without internet still offers
 //! what it knew).
@@ -30,9 +30,20 @@ pub const DEFAULT_CATALOG_URL: &str = "https://dstack-gpu-pricing.s3.eu-west-1.a
 pub const OFFLINE_PROVIDERS: &[&str] =
     &["aws", "azure", "verda", "gcp", "lambdalabs", "nebius", "oci", "runpod", "cloudrift"];
 
-/// Providers whose offers come from their live API (gpuhunt's `ONLINE_PROVIDERS`).
-pub const ONLINE_PROVIDERS: &[&str] =
-    &["crusoe", "digitalocean", "hotaisle", "jarvislabs", "seeweb", "vastai", "vultr"];
+/// Providers whose offers come from their live API (gpuhunt's `ONLINE_PROVIDERS`). None is in
+/// the published catalog: a backend adds its own ([`Catalog::add_online_provider`]), often
+/// with its credentials. gpuhunt 0.1.34 added `daytona` and `lium`.
+pub const ONLINE_PROVIDERS: &[&str] = &[
+    "crusoe",
+    "daytona",
+    "digitalocean",
+    "hotaisle",
+    "jarvislabs",
+    "lium",
+    "seeweb",
+    "vastai",
+    "vultr",
+];
 
 /// How long a loaded catalog is used before checking for a newer version (gpuhunt's
 /// reload interval).

@@ -1,4 +1,4 @@
-//! The catalog file format of gpuhunt 0.1.30 (v2): a CSV with a header and the columns
+//! The catalog file format of gpuhunt 0.1.34 (unchanged since 0.1.30): a CSV with a header and the columns
 //! below; the provider is the file's name. Rows that cannot be read are skipped with a
 //! warning, as gpuhunt skips them.
 

@@ -253,3 +253,53 @@ async fn online_providers_plug_in_and_are_merged_by_price() {
     let live_only = QueryFilter { provider: Some(vec!["VastAI".into()]), ..Default::default() };
     assert_eq!(names(&catalog.query(&live_only).await), ["cheap-4090", "a100-box"]);
 }
+
+/// A backend's private live provider, as dstack 0.22.5 builds one per Daytona backend.
+#[derive(Debug)]
+struct Daytona;
+
+#[async_trait]
+impl OnlineProvider for Daytona {
+    fn name(&self) -> &str {
+        "daytona"
+    }
+
+    async fn items(&self, _filter: &QueryFilter) -> Result<Vec<CatalogItem>, CatalogError> {
+        Ok(vec![
+            item("daytona", "1x-GB300-16cpu-192gb-512gb", 9.0, Some(("GB300", 1, 270.0))),
+            item("daytona", "1cpu-1gb-3gb", 0.01, None),
+        ])
+    }
+}
+
+#[tokio::test]
+async fn gpuhunt_0_1_34_providers_and_gb300_are_known() {
+    use dstack_catalog::catalog::{OFFLINE_PROVIDERS, ONLINE_PROVIDERS};
+    assert_eq!(
+        ONLINE_PROVIDERS,
+        [
+            "crusoe",
+            "daytona",
+            "digitalocean",
+            "hotaisle",
+            "jarvislabs",
+            "lium",
+            "seeweb",
+            "vastai",
+            "vultr"
+        ]
+    );
+    assert!(OFFLINE_PROVIDERS.iter().all(|p| !ONLINE_PROVIDERS.contains(p)));
+    let empty = tempfile::tempdir().unwrap();
+    let mut catalog = Catalog::new(Source::PlainDirectory(empty.path().to_owned()), None);
+    catalog.add_online_provider(Arc::new(Daytona));
+    // GB300's compute capability (10.0) comes from gpuhunt's table, new in 0.1.34.
+    let blackwell = QueryFilter {
+        provider: Some(vec!["daytona".into()]),
+        min_compute_capability: Some((10, 0)),
+        ..Default::default()
+    };
+    assert_eq!(names(&catalog.query(&blackwell).await), ["1x-GB300-16cpu-192gb-512gb"]);
+    let cpu_only = QueryFilter { max_gpu_count: Some(0), ..Default::default() };
+    assert_eq!(names(&catalog.query(&cpu_only).await), ["1cpu-1gb-3gb"]);
+}

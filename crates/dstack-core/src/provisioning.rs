@@ -298,5 +298,11 @@ mod tests {
         assert!(downloads.shim_url.contains("/0.30.0/") && downloads.shim_url.ends_with("arm64"));
         assert_eq!(downloads.runner_url, "http://mirror/0.22.5/runner-arm64");
         assert_eq!(settings.base_image_name(), "stgn-dstack-0.14");
+        // dstack 0.22.5: the shim's version never falls back to the runner's.
+        let runner_only = AgentSettings::from_vars(|name| {
+            (name == "DSTACK_RUNNER_VERSION").then(|| "0.30.1".to_owned())
+        });
+        assert_eq!(runner_only.runner_version, "0.30.1");
+        assert_eq!(runner_only.shim_version, DSTACK_VERSION);
     }
 }

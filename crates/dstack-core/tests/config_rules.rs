@@ -131,7 +131,7 @@ encryption:
 
 #[test]
 fn backend_type_is_required_and_checked() {
-    let all = "`amddevcloud`, `aws`, `azure`, `cloudrift`, `crusoe`, `cudo`, `datacrunch`, `digitalocean`, `gcp`, `hotaisle`, `jarvislabs`, `kubernetes`, `lambda`, `nebius`, `oci`, `runpod`, `slurm`, `tensordock`, `vastai`, `verda`, `vultr`";
+    let all = "`amddevcloud`, `aws`, `azure`, `cloudrift`, `crusoe`, `cudo`, `datacrunch`, `daytona`, `digitalocean`, `gcp`, `hotaisle`, `jarvislabs`, `kubernetes`, `lambda`, `lium`, `nebius`, `oci`, `runpod`, `seeweb`, `slurm`, `tensordock`, `vastai`, `verda`, `vultr`";
     assert_eq!(
         backend_errors("type: lamda\ncreds: {api_key: k}"),
         [format!(

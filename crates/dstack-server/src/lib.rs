@@ -4,6 +4,7 @@
 pub mod api;
 pub mod apply;
 pub mod check;
+pub mod client_config;
 pub mod computes;
 pub mod configure;
 pub mod db;
@@ -20,4 +21,5 @@ pub mod settings;
 pub mod ssh;
 pub mod state;
 pub mod store;
+pub mod ui;
 pub mod yaml_out;

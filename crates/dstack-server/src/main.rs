@@ -163,6 +163,9 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
     settings.backend_check_timeout = Duration::from_secs(timeout);
     settings.agent = dstack_core::provisioning::AgentSettings::from_vars(env);
     settings.endpoints = dstack_backend_kit::Endpoints::from_vars(env);
+    if let Some(dir) = env("DSTACK_SERVER_UI_DIR") {
+        settings.ui_dir = dir.into();
+    }
     Ok(settings)
 }
 
@@ -212,11 +215,15 @@ fn run(cli: Cli) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // DSTACK_SERVER_URL is what clients are told; by default this host and the real port.
+        let url = dstack_server::settings::env("DSTACK_SERVER_URL").unwrap_or_else(|| {
+            format!("http://{}:{}", started.state.settings.host, started.local_addr.port())
+        });
+        configure_the_cli(&url, started.admin.token.expose());
         println!("The admin user token is '{}'", started.admin.token.expose());
         println!(
-            "The dstack server {} is running at http://{}",
+            "The dstack server {} is running at {url}",
             dstack_server::settings::DSTACK_VERSION,
-            started.local_addr
         );
         match dstack_server::server::serve(started, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -226,6 +233,42 @@ fn run(cli: Cli) -> ExitCode {
             }
         }
     })
+}
+
+/// Makes the `main` project the CLI's default in `~/.dstack/config.yml`, as dstack's server
+/// does at start (see `client_config`). A failure is reported; the server starts anyway.
+fn configure_the_cli(url: &str, token: &str) {
+    use dstack_server::client_config::{self, Mode, Outcome};
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else { return };
+    let path = client_config::path_in(std::path::Path::new(&home));
+    let ask = |question: &str| {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            tracing::info!(
+                "{question} Not without a terminal: set DSTACK_UPDATE_DEFAULT_PROJECT to do it"
+            );
+            return false;
+        }
+        print!("{question} [y/n] (n): ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        matches!(answer.trim(), "y" | "Y" | "yes")
+    };
+    match client_config::configure(
+        &path,
+        dstack_server::services::DEFAULT_PROJECT,
+        url,
+        token,
+        Mode::from_env(),
+        ask,
+    ) {
+        Ok(Outcome::Configured(path)) => {
+            tracing::info!("Configured the main project in {}", path.display());
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!("Not configuring the CLI: {err}"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -126,6 +126,7 @@ pub async fn serve(
     let Started { state, admin, listener, .. } = started;
     tokio::spawn(reload_on_hangup(state.clone(), admin));
     let limits = state.settings.http.clone();
+    crate::ui::log_status(&state.settings.ui_dir);
     crate::http::serve(listener, api::router(state), &limits, shutdown).await
 }
 

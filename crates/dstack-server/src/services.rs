@@ -24,19 +24,38 @@ pub async fn ensure_admin(store: &Store, token: Option<&str>) -> Result<User> {
         return Ok(admin);
     }
     let token = token.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    create_user(store, ADMIN_USERNAME, GlobalRole::Admin, None, Secret::new(token)).await
+    let admin =
+        NewUser { name: ADMIN_USERNAME, role: GlobalRole::Admin, email: None, active: true };
+    create_user(store, admin, Secret::new(token)).await
+}
+
+/// What a new user is given.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub role: GlobalRole,
+    pub email: Option<String>,
+    pub active: bool,
+}
+
+/// dstack's rule for user names.
+pub fn is_valid_username(name: &str) -> bool {
+    (1..=60).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Creates a user with a fresh SSH key pair.
-pub async fn create_user(
-    store: &Store,
-    name: &str,
-    role: GlobalRole,
-    email: Option<String>,
-    token: Secret,
-) -> Result<User> {
-    if name.is_empty() || name.chars().count() > 50 {
-        return Err(ServerError::Refused("Username should have 1 to 50 characters".to_owned()));
+pub async fn create_user(store: &Store, new: NewUser<'_>, token: Secret) -> Result<User> {
+    let NewUser { name, role, email, active } = new;
+    if !is_valid_username(name) {
+        return Err(ServerError::Refused(
+            "Username should match regex '^[a-zA-Z0-9-_]{1,60}$'".to_owned(),
+        ));
+    }
+    // Names are unique regardless of case, as in dstack; the unique index decides races
+    // between identical names.
+    if store.username_taken(name).await? {
+        return Err(ServerError::Exists);
     }
     let (ssh_public_key, ssh_private_key) = generate_key_pair(name);
     let user = User {
@@ -45,7 +64,7 @@ pub async fn create_user(
         token,
         global_role: role,
         email,
-        active: true,
+        active,
         created_at: now_micros(),
         ssh_public_key,
         ssh_private_key,

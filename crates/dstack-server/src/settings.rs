@@ -35,6 +35,10 @@ pub struct Settings {
     pub agent: dstack_core::provisioning::AgentSettings,
     /// Backend API base URLs replacing the providers' (`DSTACK_<TYPE>_API_URL`).
     pub endpoints: dstack_backend_kit::Endpoints,
+    /// The web UI's bundle (`DSTACK_SERVER_UI_DIR`, by default `ui/` in `server_dir`), kept
+    /// beside the state so that one directory holds all a server serves; `cargo xtask ui`
+    /// fills it.
+    pub ui_dir: PathBuf,
 }
 
 /// What one client may hold of the server, so that idle, slow or huge requests cannot starve
@@ -76,6 +80,7 @@ impl Settings {
             host: "127.0.0.1".to_owned(),
             port: 3000,
             database_url: crate::db::Db::sqlite_url(&server_dir),
+            ui_dir: server_dir.join("ui"),
             server_dir,
             admin_token: None,
             config_disabled: false,

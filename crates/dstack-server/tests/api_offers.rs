@@ -53,7 +53,22 @@ async fn a_failing_backend_does_not_hide_the_others() {
     assert_eq!(job["max_price"], 1.29);
     assert_eq!(plan["effective_run_spec"]["configuration"]["resources"]["gpu"]["vendor"], "nvidia");
     assert_eq!(plan["run_spec"]["configuration"]["nodes"], 1);
-    assert_eq!(job["job_spec"]["commands"], json!(["/bin/sh", "-i", "-c", ":"]));
+    // dstack's own image runs bash with its venv bootstrap before the commands.
+    let spec = &job["job_spec"];
+    assert_eq!(spec["image_name"], "dstackai/base:0.16-base-ubuntu24.04");
+    assert_eq!(spec["commands"][0], "/bin/bash");
+    let script = spec["commands"][3].as_str().unwrap();
+    assert!(script.contains("uv venv") && script.ends_with("&& :"), "{script}");
+
+    // A task with nothing to run is refused as dstack's model refuses it.
+    let mut nothing = plan_request(json!({}), None);
+    nothing["run_spec"]["configuration"].as_object_mut().unwrap().remove("commands");
+    let refused = server.post("/api/project/main/runs/get_plan", ADMIN_TOKEN, &nothing).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(
+        refused.json()["detail"][0]["msg"],
+        "Value error, Either `commands` or `image` must be set"
+    );
 
     let spot = server
         .post(

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ADMIN_TOKEN, TestServer};
+use common::{ADMIN_TOKEN, TestServer, postgres_database};
 use serde_json::Value;
 
 /// The token dstack's recording used for the user `bob`.
@@ -296,20 +296,6 @@ async fn samples_on_postgres() {
         return;
     };
     run_samples(server(Some(url)).await).await;
-}
-
-/// A fresh database on the test PostgreSQL server, if there is one.
-async fn postgres_database() -> Option<String> {
-    let base = std::env::var("DSTACK_TEST_POSTGRES_URL").ok()?;
-    sqlx::any::install_default_drivers();
-    let name = format!("t{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    Some(format!("{prefix}/{name}"))
 }
 
 /// dstack takes an advisory lock so that servers sharing a database do not both create the

@@ -30,6 +30,51 @@ async fn prints_the_token_and_keeps_it_across_restarts() {
     assert_eq!(running.token, "first-token");
 }
 
+/// As dstack's server does, the binary makes `main` the CLI's default project in
+/// `~/.dstack/config.yml`, keeping other projects, unless told not to.
+#[tokio::test]
+async fn configures_the_cli_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let client_config = dir.path().join("home/.dstack/config.yml");
+    let running = run(command(dir.path()));
+    let written = std::fs::read_to_string(&client_config).unwrap();
+    let url = format!("http://{}", running.addr);
+    assert_eq!(
+        written,
+        format!(
+            "projects:\n- default: true\n  name: main\n  token: {}\n  url: {url}\n",
+            running.token
+        )
+    );
+    drop(running);
+
+    // Another default is not replaced without a terminal to ask at...
+    let other =
+        "projects:\n- default: true\n  name: prod\n  token: p\n  url: https://prod.example\n";
+    std::fs::write(&client_config, other).unwrap();
+    drop(run(command(dir.path())));
+    assert_eq!(std::fs::read_to_string(&client_config).unwrap(), other);
+    // ... nor ever with DSTACK_DO_NOT_UPDATE_DEFAULT_PROJECT ...
+    let mut cmd = command(dir.path());
+    cmd.env("DSTACK_DO_NOT_UPDATE_DEFAULT_PROJECT", "1").env("DSTACK_UPDATE_DEFAULT_PROJECT", "1");
+    drop(run(cmd));
+    assert_eq!(std::fs::read_to_string(&client_config).unwrap(), other);
+    // ... and is with DSTACK_UPDATE_DEFAULT_PROJECT, with DSTACK_SERVER_URL as the URL.
+    let mut cmd = command(dir.path());
+    cmd.env("DSTACK_UPDATE_DEFAULT_PROJECT", "").env("DSTACK_SERVER_URL", "https://dstack.example");
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let _token = lines.next().unwrap().unwrap();
+    let url_line = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(url_line.ends_with("is running at https://dstack.example"), "{url_line}");
+    let written = std::fs::read_to_string(&client_config).unwrap();
+    assert!(written.contains("- default: false\n  name: prod\n"), "{written}");
+    assert!(written.contains("name: main\n  token: "), "{written}");
+    assert!(written.contains("url: https://dstack.example\n"), "{written}");
+}
+
 #[tokio::test]
 async fn a_random_token_on_first_start() {
     let dir = tempfile::tempdir().unwrap();

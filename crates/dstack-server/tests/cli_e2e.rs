@@ -244,3 +244,76 @@ async fn dstack_offer_lists_offers_from_a_local_catalog() {
     assert_eq!(groups["gpus"][2]["price"]["min"], 23.92 / 8.0);
     assert_eq!(groups["gpus"][0]["backend"], "lambda");
 }
+
+/// Everyday commands after the server's start-up configured the CLI (no `dstack project add`):
+/// empty tables where nothing exists yet, secrets for real, and `dstack apply` of a task
+/// refused with one sentence and exit code 1.
+#[tokio::test]
+async fn everyday_commands_work_against_the_configured_server() {
+    let Some(cli) = cli() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::run(common::command(dir.path()));
+    // The server wrote the CLI's config into its home: use that home for the CLI.
+    let home = dir.path().join("home");
+    let cache = home.join(".cache/.dstack/cli");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("last_check"), "").unwrap();
+    let listed = dstack(&cli, &home, &["project", "list"]);
+    assert!(listed.status.success());
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&server.addr.to_string()));
+
+    for args in [
+        &["ps"][..],
+        &["ps", "-a"],
+        &["fleet"],
+        &["volume", "list"],
+        &["gateway", "list"],
+        &["secret", "list"],
+    ] {
+        let output = dstack(&cli, &home, args);
+        assert!(output.status.success(), "dstack {}", args.join(" "));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!all.contains("Status code"), "dstack {}: {all}", args.join(" "));
+    }
+
+    assert!(
+        dstack(&cli, &home, &["secret", "set", "HF_TOKEN", "hf-secret-value"]).status.success()
+    );
+    let secrets = dstack(&cli, &home, &["secret", "list"]);
+    let table = String::from_utf8_lossy(&secrets.stdout);
+    assert!(table.contains("HF_TOKEN") && !table.contains("hf-secret-value"), "{table}");
+    let got = dstack(&cli, &home, &["secret", "get", "HF_TOKEN"]);
+    assert!(String::from_utf8_lossy(&got.stdout).contains("hf-secret-value"));
+    assert!(dstack(&cli, &home, &["secret", "delete", "HF_TOKEN", "-y"]).status.success());
+    let secrets = dstack(&cli, &home, &["secret", "list"]);
+    assert!(!String::from_utf8_lossy(&secrets.stdout).contains("HF_TOKEN"));
+
+    let work = tempfile::tempdir().unwrap();
+    let task = work.path().join("task.dstack.yml");
+    std::fs::write(&task, "type: task\nname: hello\ncommands:\n- echo hi\n").unwrap();
+    let output = Command::new(&cli)
+        .args(["apply", "-f"])
+        .arg(&task)
+        .args(["-y", "--no-repo"])
+        .current_dir(work.path())
+        .env("HOME", &home)
+        .env("COLUMNS", "200")
+        .env_remove("DSTACK_SERVER_URL")
+        .env_remove("DSTACK_PROJECT")
+        .env_remove("DSTACK_TOKEN")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("$ dstack apply\n{all}");
+    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert!(all.contains("Runs are not supported by this version of dstack-server yet"), "{all}");
+    assert!(!all.contains("Status code 405") && !all.contains("Traceback"), "{all}");
+}

@@ -172,7 +172,7 @@ async fn add_members_changes_nothing_when_any_member_is_refused() {
         )
         .await;
     assert_eq!(answer.status, 400, "{}", answer.body);
-    assert_eq!(answer.json()["detail"][0]["msg"], "User ghost not found");
+    assert_eq!(answer.json()["detail"][0]["msg"], "User not found: ghost");
     let project = server.post("/api/projects/main/get", ADMIN_TOKEN, &Value::Null).await.json();
     let members: Vec<&str> = project["members"]
         .as_array()
@@ -184,6 +184,7 @@ async fn add_members_changes_nothing_when_any_member_is_refused() {
 
     // A manager handing out the admin role is refused before anything is written.
     let bob = create_user(&server, "bob").await;
+    create_user(&server, "carol").await;
     let added = server
         .post(
             "/api/projects/main/add_members",
@@ -198,11 +199,15 @@ async fn add_members_changes_nothing_when_any_member_is_refused() {
             &bob,
             &json!({"members": [
                 {"username": "alice", "project_role": "user"},
-                {"username": "alice", "project_role": "admin"},
+                {"username": "carol", "project_role": "admin"},
             ]}),
         )
         .await;
     assert_eq!(answer.status, 403, "{}", answer.body);
+    assert_eq!(
+        answer.json()["detail"]["msg"],
+        "Access denied: only global admins can add project admins"
+    );
     let role = server.state.store.user_by_name("alice").await.unwrap().unwrap();
     let project = server.state.store.project_by_name("main").await.unwrap().unwrap();
     assert_eq!(server.state.store.member_role(&project.id, &role.id).await.unwrap(), None);

@@ -65,9 +65,12 @@ impl Registry {
         Ok(Arc::new(Instrumented::new(configurator.clone(), self.timeouts)))
     }
 
-    /// The types that can be configured, in name order (dstack's `list_types`).
+    /// The types that can be configured, in the order of dstack's `list_types` answer
+    /// ([`BackendType::LIST_ORDER`]: name order, except that `slurm` precedes `seeweb`).
     pub fn available_types(&self) -> Vec<BackendType> {
-        self.configurators.keys().copied().collect()
+        let mut types: Vec<BackendType> = self.configurators.keys().copied().collect();
+        types.sort_by_key(|t| (t.list_position(), *t));
+        types
     }
 
     /// What each configurable type can do, as its definition declares it.

@@ -20,6 +20,8 @@ struct Scripted {
     /// Calls that reached the compute.
     compute_calls: Arc<AtomicUsize>,
     slow_offers: bool,
+    /// The type it registers as; Lambda when unset (only the registry's bookkeeping looks).
+    registers_as: Option<BackendType>,
 }
 
 #[derive(Debug)]
@@ -56,7 +58,7 @@ impl BackendDefinition for Scripted {
     type Compute = ScriptedCompute;
 
     fn backend_type(&self) -> BackendType {
-        BackendType::Lambda
+        self.registers_as.unwrap_or(BackendType::Lambda)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -174,4 +176,31 @@ fn the_registry_names_missing_features() {
     registry.declare_features(&["lambda"]);
     let err = registry.get(BackendType::Gcp).unwrap_err();
     assert!(err.message().contains("not supported by this version"), "{}", err.message());
+}
+
+#[test]
+fn available_types_follow_dstacks_list_order() {
+    let mut registry = Registry::new();
+    for t in [BackendType::Seeweb, BackendType::Lambda, BackendType::Slurm, BackendType::Aws] {
+        registry.register(Scripted { registers_as: Some(t), ..Scripted::default() });
+    }
+    // dstack lists `slurm` before `seeweb` (its configurator import order).
+    assert_eq!(
+        registry.available_types(),
+        [BackendType::Aws, BackendType::Lambda, BackendType::Slurm, BackendType::Seeweb]
+    );
+}
+
+#[test]
+fn the_types_new_in_0_22_5_are_not_supported_yet() {
+    let mut registry = Registry::new();
+    registry.declare_features(&["aws", "lambda"]);
+    for t in [BackendType::Daytona, BackendType::Lium, BackendType::Seeweb] {
+        let err = registry.get(t).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotAvailable);
+        assert_eq!(
+            err.message(),
+            format!("Backend `{t}` is not supported by this version of dstack-server yet")
+        );
+    }
 }

@@ -1,8 +1,7 @@
 //! `/api/backends/*` and `/api/project/{project}/backends/*`.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
 use dstack_core::config::load::{from_json, from_yaml};
 use dstack_core::config::{BackendConfigWithCreds, BackendType};
 use dstack_core::yaml::Diagnostic;
@@ -13,21 +12,98 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::extract::{Authed, Body, Fields, JsonBody, RequestBody};
 use super::models::BackendOut;
+use super::route::{Answer, Api, Auth, Request, Route, object};
 use super::{Access, project_for};
 use crate::configure::{self, Mode};
 use crate::state::AppState;
 use crate::store::Project;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/backends/list_types", post(list_types))
-        .route("/api/project/{project_name}/backends/create", post(create))
-        .route("/api/project/{project_name}/backends/update", post(update))
-        .route("/api/project/{project_name}/backends/create_yaml", post(create_yaml))
-        .route("/api/project/{project_name}/backends/update_yaml", post(update_yaml))
-        .route("/api/project/{project_name}/backends/delete", post(delete))
-        .route("/api/project/{project_name}/backends/{backend_name}/config_info", post(config_info))
-        .route("/api/project/{project_name}/backends/{backend_name}/get_yaml", post(get_yaml))
+pub fn routes(api: &mut Api) {
+    api.add(
+        Route::post(
+            "/api/backends/list_types",
+            "Backend types this build can configure",
+            Auth::None,
+        )
+        .answer(Answer::Json(|| json!({"type": "array", "items": {"type": "string"}}))),
+        list_types,
+    )
+    .add(
+        Route::post(
+            "/api/project/{project_name}/backends/create",
+            "Create a backend (project admins)",
+            Auth::Project,
+        )
+        .request(Request::BackendConfig)
+        .answer(Answer::BackendConfig)
+        .client_errors(),
+        create,
+    )
+    .add(
+        Route::post(
+            "/api/project/{project_name}/backends/update",
+            "Update a backend (project admins)",
+            Auth::Project,
+        )
+        .request(Request::BackendConfig)
+        .answer(Answer::BackendConfig)
+        .client_errors(),
+        update,
+    )
+    .add(
+        Route::post(
+            "/api/project/{project_name}/backends/create_yaml",
+            "Create a backend from YAML (project admins)",
+            Auth::Project,
+        )
+        .body::<YamlRequest>()
+        .client_errors(),
+        create_yaml,
+    )
+    .add(
+        Route::post(
+            "/api/project/{project_name}/backends/update_yaml",
+            "Update a backend from YAML (project admins)",
+            Auth::Project,
+        )
+        .body::<YamlRequest>()
+        .client_errors(),
+        update_yaml,
+    )
+    .add(
+        Route::post(
+            "/api/project/{project_name}/backends/delete",
+            "Delete backends (project admins)",
+            Auth::Project,
+        )
+        .body::<DeleteRequest>(),
+        delete,
+    )
+    .add(
+        Route::post(
+            "/api/project/{project_name}/backends/{backend_name}/config_info",
+            "A backend's config with creds (project admins)",
+            Auth::Project,
+        )
+        .answer(Answer::BackendConfig)
+        .client_errors(),
+        config_info,
+    )
+    .add(
+        Route::post(
+            "/api/project/{project_name}/backends/{backend_name}/get_yaml",
+            "A backend's config as YAML (project admins)",
+            Auth::Project,
+        )
+        .answer(Answer::Json(|| {
+            object(
+                json!({"name": {"type": "string"}, "config_yaml": {"type": "string"}}),
+                &["name", "config_yaml"],
+            )
+        }))
+        .client_errors(),
+        get_yaml,
+    );
 }
 
 /// The backend types this build can configure.

@@ -24,6 +24,8 @@ pub enum ApiError {
     InvalidToken,
     /// 403: not allowed (role, or not a member).
     AccessDenied,
+    /// 403 with dstack's reason (its `ForbiddenError("...")`).
+    Forbidden(std::borrow::Cow<'static, str>),
     /// 404: the project in the path does not exist.
     NotFound,
     /// 400: dstack's `ServerClientError`, one entry per field path.
@@ -123,6 +125,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::AccessDenied => {
                 (StatusCode::FORBIDDEN, json!({"detail": {"msg": "Access denied", "code": null}}))
+            }
+            ApiError::Forbidden(msg) => {
+                (StatusCode::FORBIDDEN, json!({"detail": {"msg": msg, "code": null}}))
             }
             ApiError::NotFound => {
                 (StatusCode::NOT_FOUND, json!({"detail": {"msg": "Not found", "code": null}}))

@@ -1,36 +1,69 @@
 //! The HTTP API of dstack 0.22.5: every call is a POST with a JSON body (or none), answered
 //! with compact JSON in dstack's shapes.
 
+mod absent;
 pub mod backends;
 pub mod error;
 pub mod extract;
+mod job_command;
+mod listing;
+mod members;
 pub mod models;
 pub mod openapi;
 pub mod projects;
+mod route;
 pub mod runs;
+mod secrets;
 pub mod users;
 
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
 use self::error::ApiError;
+use self::route::{Answer, Auth, Route};
 use crate::settings::DSTACK_VERSION;
 use crate::state::AppState;
 use crate::store::{GlobalRole, Project, ProjectRole, User};
 
+/// Every route of the API, with its description.
+pub(crate) fn table() -> route::Api {
+    let mut api = route::Api::default();
+    api.add(
+        Route::post("/api/server/get_info", "Server version", Auth::None).answer(Answer::Json(
+            || route::object(json!({"server_version": {"type": "string"}}), &["server_version"]),
+        )),
+        get_info,
+    )
+    .add(
+        Route::get("/healthcheck", "Whether the server is up", Auth::None).answer(Answer::Json(
+            || route::object(json!({"status": {"const": "running"}}), &["status"]),
+        )),
+        || async { Json(json!({"status": "running"})) },
+    )
+    .add(
+        Route::post("/api/auth/list_providers", "OAuth providers (none)", Auth::None)
+            .answer(Answer::Json(|| json!({"type": "array", "maxItems": 0}))),
+        || async { Json(json!([])) },
+    );
+    users::routes(&mut api);
+    projects::routes(&mut api);
+    members::routes(&mut api);
+    backends::routes(&mut api);
+    secrets::routes(&mut api);
+    runs::routes(&mut api);
+    absent::routes(&mut api);
+    api
+}
+
 /// The API router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/server/get_info", post(get_info))
-        .merge(users::routes())
-        .merge(projects::routes())
-        .merge(backends::routes())
-        .merge(runs::routes())
+    let (routes, _) = table().into_parts();
+    routes
         .route("/openapi.json", get(openapi::document))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
@@ -48,15 +81,32 @@ pub fn read_body(path: &str, bytes: &[u8]) -> Result<(), ApiError> {
     let last = route.rsplit('/').next().unwrap_or_default();
     match (route, last) {
         // Routes that read no body.
-        ("server/get_info" | "users/get_my_user" | "users/list" | "backends/list_types", _) => {
-            Ok(())
-        }
-        (_, "get" | "config_info" | "get_yaml") => Ok(()),
+        ("server/get_info" | "users/get_my_user" | "backends/list_types", _) => Ok(()),
+        ("projects/list_only_no_fleets" | "auth/list_providers", _) => Ok(()),
+        (_, "config_info" | "get_yaml") => Ok(()),
+        (_, "get") if route.starts_with("projects/") => Ok(()),
         ("users/get_user", _) => parse_body::<users::GetUserRequest>(bytes).map(drop),
-        ("users/create", _) => parse_body::<users::CreateUserRequest>(bytes).map(drop),
+        ("users/create" | "users/update", _) => {
+            parse_body::<users::CreateUserRequest>(bytes).map(drop)
+        }
+        ("users/refresh_token" | "users/refresh_ssh_key", _) => {
+            parse_body::<users::UsernameRequest>(bytes).map(drop)
+        }
+        ("users/delete", _) => parse_body::<users::DeleteUsersRequest>(bytes).map(drop),
+        ("users/list", _) => parse_body::<users::ListUsersRequest>(bytes).map(drop),
         ("projects/list", _) => parse_body::<projects::ListProjectsRequest>(bytes)?.check(),
         ("projects/create", _) => parse_body::<projects::CreateProjectRequest>(bytes).map(drop),
-        (_, "add_members") => parse_body::<projects::AddMembersRequest>(bytes).map(drop),
+        ("projects/delete", _) => parse_body::<projects::DeleteProjectsRequest>(bytes).map(drop),
+        (_, "update") if route.starts_with("projects/") => {
+            parse_body::<projects::UpdateProjectRequest>(bytes).map(drop)
+        }
+        (_, "add_members" | "set_members") => {
+            parse_body::<members::MembersRequest>(bytes).map(drop)
+        }
+        (_, "remove_members") => parse_body::<members::RemoveMembersRequest>(bytes).map(drop),
+        (_, "get" | "create_or_update" | "delete") if route.contains("/secrets/") => {
+            secrets::read_body(last, bytes)
+        }
         (_, "create" | "update") => {
             backends::ConfigInput::Json(json_value(bytes)?).read().map(drop)
         }
@@ -102,13 +152,20 @@ fn is_newer(client: &str, server: &str) -> bool {
     }
 }
 
-/// dstack answers an unknown `/api/` path with 405 from the web UI's catch-all `GET` route,
-/// and anything else with 404.
-async fn unknown_path(request: Request) -> Response {
+/// dstack answers an unknown `/api/` path from the web UI's catch-all `GET` route: 404 for
+/// `GET` (a missing file), 405 for other methods; anything else is the web UI's (see
+/// [`crate::ui`]).
+async fn unknown_path(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+) -> Response {
     if request.uri().path().starts_with("/api/") {
+        if matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
+            return not_found().await;
+        }
         method_not_allowed("GET, HEAD")
     } else {
-        not_found().await
+        crate::ui::answer(&state.settings.ui_dir, request).await
     }
 }
 
@@ -118,8 +175,19 @@ async fn wrong_method(request: Request) -> Response {
     if matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
         return not_found().await;
     }
-    let allowed = if request.uri().path() == "/openapi.json" { "GET, HEAD" } else { "POST" };
+    let allowed = if is_get_route(request.uri().path()) { "GET, HEAD" } else { "POST" };
     method_not_allowed(allowed)
+}
+
+/// Whether `path` is one of the few GET routes (`/openapi.json`, `/healthcheck`, metrics).
+fn is_get_route(path: &str) -> bool {
+    static GET_ROUTES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let patterns = GET_ROUTES.get_or_init(|| {
+        let (_, routes) = table().into_parts();
+        let gets = routes.into_iter().filter(|r| r.method == route::Method::Get);
+        gets.map(|r| r.path).chain(["/openapi.json"]).collect()
+    });
+    patterns.iter().any(|pattern| route::matches(pattern, path))
 }
 
 fn method_not_allowed(allowed: &'static str) -> Response {
@@ -144,8 +212,12 @@ async fn get_info() -> Json<serde_json::Value> {
 pub enum Access {
     /// See it: a member, or anyone if it is public.
     Read,
+    /// Be a member (any role).
+    Member,
     /// Manage members: project managers and admins.
     Manage,
+    /// Manage members, or join it if it is public.
+    ManageOrPublic,
     /// Configure it (backends): project admins.
     Admin,
 }
@@ -165,7 +237,9 @@ pub async fn project_for(
     let role = state.store.member_role(&project.id, &user.id).await?;
     let allowed = match access {
         Access::Read => role.is_some() || project.is_public,
+        Access::Member => role.is_some(),
         Access::Manage => role >= Some(ProjectRole::Manager),
+        Access::ManageOrPublic => role >= Some(ProjectRole::Manager) || project.is_public,
         Access::Admin => role == Some(ProjectRole::Admin),
     };
     if allowed { Ok(project) } else { Err(ApiError::AccessDenied) }
@@ -189,11 +263,16 @@ mod tests {
             r#"{"run_spec": {}, "max_offers": -1}"#
         ));
         assert!(refused("/api/projects/list", r#"{"limit": 2001}"#));
-        assert!(!refused("/api/users/list", "garbage"), "reads no body");
+        assert!(!refused("/api/users/get_my_user", "garbage"), "reads no body");
         assert!(refused("/api/project/main/backends/create_yaml", r#"{"config_yaml": "[1"}"#));
         assert!(refused("/api/project/main/backends/delete", r#"{"backends_names": ["x"]}"#));
         assert!(refused("/api/project/main/backends/create", r#"{"type": "lambda"}"#));
         assert!(!refused("/api/projects/main/add_members", r#"{"members": []}"#));
+        assert!(refused("/api/users/list", r#"{"limit": "x"}"#));
+        assert!(refused("/api/users/delete", r#"{}"#));
+        assert!(refused("/api/project/main/secrets/create_or_update", r#"{"name": "a"}"#));
+        assert!(!refused("/api/project/main/secrets/delete", r#"{"secrets_names": []}"#));
+        assert!(!refused("/api/projects/main/update", r#"{"is_public": true}"#));
     }
 
     #[test]

@@ -4,259 +4,13 @@
 //! `tests/schemathesis.rs` holds the server to it.
 
 use axum::Json;
-use schemars::generate::{SchemaGenerator, SchemaSettings};
-use schemars::{JsonSchema, Schema};
+use schemars::Schema;
+use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use super::backends::{DeleteRequest, YamlRequest};
-use super::extract::RequestBody;
-use super::models::{ProjectOut, UserOut, UserWithCreds};
-use super::projects::{AddMembersRequest, CreateProjectRequest, ListProjectsRequest};
-use super::users::{CreateUserRequest, GetUserRequest};
+use super::route::{Answer, Auth, Method, Request, object};
 
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Auth {
-    /// Anyone.
-    None,
-    /// A valid token (401 without one, 403 for a wrong one or too little access).
-    Token,
-    /// A valid token with access to the project in the path (also 404 for a missing one).
-    Project,
-}
-
-/// What a route reads from its body.
-#[derive(Debug, Clone, Copy)]
-enum Request {
-    None,
-    /// A body read into a request model; the model's fields and whether the body may be
-    /// empty come from the model.
-    Model(fn(&mut SchemaGenerator) -> Schema, bool),
-    /// A backend config (`BackendConfigWithCreds`), in the API form.
-    BackendConfig,
-    /// A run plan request: `run_spec` and friends.
-    RunPlan,
-    /// A GPU list request: a run plan request with `group_by`.
-    GpuList,
-}
-
-/// What a route answers with on success.
-#[derive(Debug, Clone, Copy)]
-enum Answer {
-    Schema(fn(&mut SchemaGenerator) -> Schema),
-    BackendConfig,
-    Json(fn() -> Value),
-}
-
-struct Route {
-    path: &'static str,
-    summary: &'static str,
-    auth: Auth,
-    request: Request,
-    answer: Answer,
-    /// Whether the route answers dstack's 400 (`ServerClientError`) for business rules.
-    client_errors: bool,
-    /// Whether the route answers 404 for something its body names (a user).
-    not_found: bool,
-}
-
-const fn model<T: RequestBody + JsonSchema>() -> Request {
-    Request::Model(|g| g.subschema_for::<T>(), T::BODY_OPTIONAL)
-}
-
-fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
-    generator.subschema_for::<T>()
-}
-
-/// Every route of the API, in the router's order.
-const ROUTES: &[Route] = &[
-    Route {
-        path: "/api/server/get_info",
-        summary: "Server version",
-        auth: Auth::None,
-        request: Request::None,
-        answer: Answer::Json(|| {
-            object(json!({"server_version": {"type": "string"}}), &["server_version"])
-        }),
-        client_errors: false,
-        not_found: false,
-    },
-    Route {
-        path: "/api/users/get_my_user",
-        summary: "The calling user, with token and SSH key",
-        auth: Auth::Token,
-        request: Request::None,
-        answer: Answer::Schema(schema::<UserWithCreds>),
-        client_errors: false,
-        not_found: false,
-    },
-    Route {
-        path: "/api/users/get_user",
-        summary: "A user, with token and SSH key (admins, or the user)",
-        auth: Auth::Token,
-        request: model::<GetUserRequest>(),
-        answer: Answer::Schema(schema::<UserWithCreds>),
-        client_errors: false,
-        not_found: true,
-    },
-    Route {
-        path: "/api/users/create",
-        summary: "Create a user (global admins)",
-        auth: Auth::Token,
-        request: model::<CreateUserRequest>(),
-        answer: Answer::Schema(schema::<UserOut>),
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/users/list",
-        summary: "Users (all for admins, else the caller)",
-        auth: Auth::Token,
-        request: Request::None,
-        answer: Answer::Schema(schema::<Vec<UserOut>>),
-        client_errors: false,
-        not_found: false,
-    },
-    Route {
-        path: "/api/projects/list",
-        summary: "Projects the caller can see",
-        auth: Auth::Token,
-        request: model::<ListProjectsRequest>(),
-        answer: Answer::Schema(schema::<Vec<ProjectOut>>),
-        client_errors: false,
-        not_found: false,
-    },
-    Route {
-        path: "/api/projects/create",
-        summary: "Create a project",
-        auth: Auth::Token,
-        request: model::<CreateProjectRequest>(),
-        answer: Answer::Schema(schema::<ProjectOut>),
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/projects/{project_name}/get",
-        summary: "A project with backends and members",
-        auth: Auth::Project,
-        request: Request::None,
-        answer: Answer::Schema(schema::<ProjectOut>),
-        client_errors: false,
-        not_found: false,
-    },
-    Route {
-        path: "/api/projects/{project_name}/add_members",
-        summary: "Add or change members (managers)",
-        auth: Auth::Project,
-        request: model::<AddMembersRequest>(),
-        answer: Answer::Schema(schema::<ProjectOut>),
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/backends/list_types",
-        summary: "Backend types this build can configure",
-        auth: Auth::None,
-        request: Request::None,
-        answer: Answer::Json(|| json!({"type": "array", "items": {"type": "string"}})),
-        client_errors: false,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/backends/create",
-        summary: "Create a backend (project admins)",
-        auth: Auth::Project,
-        request: Request::BackendConfig,
-        answer: Answer::BackendConfig,
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/backends/update",
-        summary: "Update a backend (project admins)",
-        auth: Auth::Project,
-        request: Request::BackendConfig,
-        answer: Answer::BackendConfig,
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/backends/create_yaml",
-        summary: "Create a backend from YAML (project admins)",
-        auth: Auth::Project,
-        request: model::<YamlRequest>(),
-        answer: Answer::Json(|| json!({"type": "null"})),
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/backends/update_yaml",
-        summary: "Update a backend from YAML (project admins)",
-        auth: Auth::Project,
-        request: model::<YamlRequest>(),
-        answer: Answer::Json(|| json!({"type": "null"})),
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/backends/delete",
-        summary: "Delete backends (project admins)",
-        auth: Auth::Project,
-        request: model::<DeleteRequest>(),
-        answer: Answer::Json(|| json!({"type": "null"})),
-        client_errors: false,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/backends/{backend_name}/config_info",
-        summary: "A backend's config with creds (project admins)",
-        auth: Auth::Project,
-        request: Request::None,
-        answer: Answer::BackendConfig,
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/backends/{backend_name}/get_yaml",
-        summary: "A backend's config as YAML (project admins)",
-        auth: Auth::Project,
-        request: Request::None,
-        answer: Answer::Json(|| {
-            object(
-                json!({"name": {"type": "string"}, "config_yaml": {"type": "string"}}),
-                &["name", "config_yaml"],
-            )
-        }),
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/runs/get_plan",
-        summary: "The offers a run would get (dry run)",
-        auth: Auth::Project,
-        request: Request::RunPlan,
-        answer: Answer::Json(run_plan_answer),
-        client_errors: true,
-        not_found: false,
-    },
-    Route {
-        path: "/api/project/{project_name}/gpus/list",
-        summary: "GPUs on offer, grouped",
-        auth: Auth::Project,
-        request: Request::GpuList,
-        answer: Answer::Json(|| {
-            object(json!({"gpus": {"type": "array", "items": {"type": "object"}}}), &["gpus"])
-        }),
-        client_errors: true,
-        not_found: false,
-    },
-];
-
-fn object(properties: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": properties, "required": required})
-}
-
-fn run_plan_answer() -> Value {
+pub(super) fn run_plan_answer() -> Value {
     let job_plan = object(
         json!({
             "job_spec": {"type": "object"},
@@ -375,6 +129,11 @@ fn settings() -> SchemaSettings {
     SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into())
 }
 
+/// The `{name}` parameters of a path, in order.
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+}
+
 /// The whole document.
 pub fn openapi() -> Value {
     let mut requests = settings().into_generator();
@@ -382,18 +141,28 @@ pub fn openapi() -> Value {
     let (backend_config, backend_definitions) = backend_config_schema();
     let mut schemas = error_schemas();
     schemas.insert("BackendConfigWithCreds".into(), backend_config);
+    let (_, routes) = super::table().into_parts();
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in &routes {
         let mut responses = Map::new();
         let ok = match route.answer {
-            Answer::Schema(f) => f(&mut answers).to_value(),
-            Answer::BackendConfig => error_ref("BackendConfigWithCreds"),
-            Answer::Json(f) => f(),
+            Answer::Schema(f) => Some(f(&mut answers).to_value()),
+            Answer::BackendConfig => Some(error_ref("BackendConfigWithCreds")),
+            Answer::Json(f) => Some(f()),
+            Answer::Refusal => None,
         };
-        responses.insert("200".into(), response("OK", ok));
+        let refuses = ok.is_none();
+        if let Some(ok) = ok {
+            responses.insert("200".into(), response("OK", ok));
+        }
         let is_api = route.path.starts_with("/api/");
         let reads_body = !matches!(route.request, Request::None);
-        if route.client_errors || reads_body || is_api {
+        if refuses {
+            responses.insert(
+                "400".into(),
+                response("Not supported by this server yet", error_ref("BadRequestError")),
+            );
+        } else if route.client_errors || reads_body || is_api {
             // Business rules, an unreadable body, or a client newer than the server.
             responses.insert(
                 "400".into(),
@@ -424,10 +193,13 @@ pub fn openapi() -> Value {
         }
         let body = match route.request {
             Request::None => None,
-            Request::Model(f, optional) => Some((f(&mut requests).to_value(), !optional)),
+            Request::Model(model) => {
+                Some(((model.schema)(&mut requests).to_value(), !model.optional))
+            }
             Request::BackendConfig => Some((error_ref("BackendConfigWithCreds"), true)),
             Request::RunPlan => Some((run_plan_request(false), true)),
             Request::GpuList => Some((run_plan_request(true), true)),
+            Request::AnyObject => Some((json!({"type": "object"}), false)),
         };
         if let Some((schema, required)) = body {
             operation["requestBody"] = json!({
@@ -435,15 +207,17 @@ pub fn openapi() -> Value {
                 "content": {"application/json": {"schema": schema}},
             });
         }
-        let parameters: Vec<Value> = ["project_name", "backend_name"]
-            .iter()
-            .filter(|p| route.path.contains(&format!("{{{p}}}")))
+        let parameters: Vec<Value> = path_parameters(route.path)
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);
         }
-        paths.insert(route.path.to_owned(), json!({"post": operation}));
+        let method = match route.method {
+            Method::Post => "post",
+            Method::Get => "get",
+        };
+        paths.insert(route.path.to_owned(), json!({method: operation}));
     }
     schemas.extend(requests.take_definitions(true));
     schemas.extend(answers.take_definitions(true));
@@ -463,38 +237,39 @@ pub async fn document() -> Json<Value> {
     Json(openapi())
 }
 
-/// The hand-written field lists the body reader checks, next to the schema of the same
-/// model: they must agree, or the document would not be as strict as the server.
-#[cfg(test)]
-fn fields_of<T: RequestBody + JsonSchema>() -> (super::extract::Fields, Value) {
-    (T::FIELDS, schemars::schema_for!(T).to_value())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The hand-written field lists the body readers check, next to the schema of the same
+    /// model: they must agree, or the document would not be as strict as the server.
     #[test]
     fn request_models_and_their_field_lists_agree() {
-        for (fields, schema) in [
-            fields_of::<GetUserRequest>(),
-            fields_of::<CreateUserRequest>(),
-            fields_of::<ListProjectsRequest>(),
-            fields_of::<CreateProjectRequest>(),
-            fields_of::<AddMembersRequest>(),
-            fields_of::<YamlRequest>(),
-            fields_of::<DeleteRequest>(),
-        ] {
+        let (_, routes) = crate::api::table().into_parts();
+        let models: Vec<_> = routes
+            .iter()
+            .filter_map(|r| match r.request {
+                Request::Model(model) => Some(model),
+                _ => None,
+            })
+            .collect();
+        assert!(models.len() > 10);
+        for model in models {
+            let schema = (model.standalone)().to_value();
             let properties: Vec<&str> =
                 schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
-            let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+            let names: Vec<&str> = model.fields.iter().map(|(name, _)| *name).collect();
             assert_eq!(names, properties);
             let required: Vec<&str> = schema["required"]
                 .as_array()
                 .map(|r| r.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            let marked: Vec<&str> =
-                fields.iter().filter(|(_, required)| *required).map(|(name, _)| *name).collect();
+            let marked: Vec<&str> = model
+                .fields
+                .iter()
+                .filter(|(_, required)| *required)
+                .map(|(name, _)| *name)
+                .collect();
             assert_eq!(marked, required, "{schema}");
             assert_eq!(schema["additionalProperties"], false, "{schema}");
         }
@@ -509,6 +284,7 @@ mod tests {
             let name = piece.split('"').next().unwrap();
             assert!(schemas.contains_key(name), "dangling $ref to {name}");
         }
-        assert_eq!(document["paths"].as_object().unwrap().len(), ROUTES.len());
+        let (_, routes) = crate::api::table().into_parts();
+        assert_eq!(document["paths"].as_object().unwrap().len(), routes.len());
     }
 }

@@ -1,25 +1,70 @@
-//! `/api/projects/*`: listing, creating and reading projects, and their members.
+//! `/api/projects/*`: listing, creating, reading, changing and deleting projects (their
+//! members are in `members.rs`).
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::extract::{Authed, Body, Fields, RequestBody};
+use super::listing::{Page, Paged};
 use super::models::ProjectOut;
+use super::route::{Api, Auth, Route};
 use super::{Access, backends, project_for};
 use crate::services;
 use crate::state::AppState;
-use crate::store::{GlobalRole, Project, ProjectRole};
+use crate::store::{GlobalRole, ListedProject, Project, ProjectRole};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/projects/list", post(list_projects))
-        .route("/api/projects/create", post(create_project))
-        .route("/api/projects/{project_name}/get", post(get_project))
-        .route("/api/projects/{project_name}/add_members", post(add_members))
+pub fn routes(api: &mut Api) {
+    api.add(
+        Route::post("/api/projects/list", "Projects the caller can see", Auth::Token)
+            .body::<ListProjectsRequest>()
+            .answers::<ProjectList>(),
+        list_projects,
+    )
+    .add(
+        Route::post(
+            "/api/projects/list_only_no_fleets",
+            "The caller's projects without active fleets, oldest first",
+            Auth::Token,
+        )
+        .answers::<Vec<ProjectOut>>(),
+        list_only_no_fleets,
+    )
+    .add(
+        Route::post("/api/projects/create", "Create a project", Auth::Token)
+            .body::<CreateProjectRequest>()
+            .answers::<ProjectOut>()
+            .client_errors(),
+        create_project,
+    )
+    .add(
+        Route::post("/api/projects/delete", "Delete projects (their admins)", Auth::Token)
+            .body::<DeleteProjectsRequest>()
+            .client_errors(),
+        delete_projects,
+    )
+    .add(
+        Route::post(
+            "/api/projects/{project_name}/get",
+            "A project with backends and members",
+            Auth::Project,
+        )
+        .answers::<ProjectOut>(),
+        get_project,
+    )
+    .add(
+        Route::post(
+            "/api/projects/{project_name}/update",
+            "Make a project public or private (project admins)",
+            Auth::Project,
+        )
+        .body::<UpdateProjectRequest>()
+        .answers::<ProjectOut>()
+        .client_errors(),
+        update_project,
+    );
 }
 
 /// The full view of a project: owner, backends without creds, members.
@@ -39,8 +84,11 @@ pub struct ListProjectsRequest {
     pub include_not_joined: Option<bool>,
     pub username: Option<String>,
     pub return_total_count: Option<bool>,
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9-_]*$"))]
     pub name_pattern: Option<String>,
+    #[schemars(extend("format" = "date-time"))]
     pub prev_created_at: Option<String>,
+    #[schemars(extend("format" = "uuid"))]
     pub prev_id: Option<String>,
     /// At most 2000, as in dstack.
     #[schemars(range(min = 0, max = 2000))]
@@ -62,23 +110,40 @@ impl RequestBody for ListProjectsRequest {
     const BODY_OPTIONAL: bool = true;
 }
 
-/// The most projects one listing returns (dstack's bound).
-const MAX_LIMIT: u16 = 2000;
-
 impl ListProjectsRequest {
-    /// dstack's bound on `limit` (422 above it).
-    pub fn check(&self) -> Result<(), ApiError> {
-        match self.limit {
-            Some(limit) if limit > MAX_LIMIT => {
-                Err(ApiError::Validation(vec![serde_json::json!({
-                    "type": "less_than_equal",
-                    "loc": ["body", "limit"],
-                    "msg": format!("Input should be less than or equal to {MAX_LIMIT}"),
-                    "input": limit,
-                })]))
-            }
-            _ => Ok(()),
+    pub fn page(&self) -> Page<'_> {
+        Page {
+            name_pattern: self.name_pattern.as_deref(),
+            prev_created_at: self.prev_created_at.as_deref(),
+            prev_id: self.prev_id.as_deref(),
+            limit: self.limit,
+            ascending: self.ascending == Some(true),
         }
+    }
+
+    /// pydantic's checks of the fields (422s).
+    pub fn check(&self) -> Result<(), ApiError> {
+        self.page().check()
+    }
+}
+
+/// A bare list, or with `return_total_count` the total before paging too.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ProjectList {
+    Projects(Vec<ProjectOut>),
+    Counted { total_count: usize, projects: Vec<ProjectOut> },
+}
+
+impl Paged for ListedProject {
+    fn created_at(&self) -> i64 {
+        self.created_at
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
     }
 }
 
@@ -86,28 +151,55 @@ async fn list_projects(
     State(state): State<AppState>,
     Authed(me): Authed,
     Body(request): Body<ListProjectsRequest>,
-) -> Result<Json<Vec<ProjectOut>>, ApiError> {
-    request.check()?;
+) -> Result<Json<ProjectList>, ApiError> {
+    let page = request.page();
+    page.check()?;
     let include_not_joined = request.include_not_joined.unwrap_or(true);
-    let projects = state.store.project_listing(&me.id).await?;
-    let ordered: Box<dyn Iterator<Item = &crate::store::ListedProject>> =
-        if request.ascending == Some(true) {
-            Box::new(projects.iter().rev())
-        } else {
-            Box::new(projects.iter())
-        };
-    let pattern = request.name_pattern.as_ref().map(|p| p.to_lowercase());
-    let out = ordered
-        .filter(|p| pattern.as_ref().is_none_or(|pat| p.name.to_lowercase().contains(pat)))
+    // `username`: the projects that user owns or has joined, with their membership.
+    let (viewer, only_joined) = match &request.username {
+        Some(name) => {
+            let user = state.store.user_by_name(name).await?;
+            let user = user.ok_or_else(ApiError::resource_not_exists)?;
+            if me.global_role != GlobalRole::Admin && me.id != user.id {
+                return Err(ApiError::AccessDenied);
+            }
+            (user, true)
+        }
+        None => (me.clone(), false),
+    };
+    let listing = state.store.project_listing(&viewer.id).await?;
+    let visible: Vec<ListedProject> = listing
+        .iter()
+        .filter(|p| page.matches(*p))
         .filter(|p| {
+            if only_joined {
+                return p.role.is_some() || p.owner.id == viewer.id;
+            }
             me.global_role == GlobalRole::Admin
                 || p.role.is_some()
                 || (include_not_joined && p.is_public)
         })
-        .take(usize::from(request.limit.unwrap_or(MAX_LIMIT)))
-        .map(|p| ProjectOut::listed(p, &state))
+        .cloned()
         .collect();
-    Ok(Json(out))
+    let total_count = visible.len();
+    let projects = page.apply(visible).iter().map(|p| ProjectOut::listed(p, &state)).collect();
+    Ok(Json(if request.return_total_count == Some(true) {
+        ProjectList::Counted { total_count, projects }
+    } else {
+        ProjectList::Projects(projects)
+    }))
+}
+
+/// No project has fleets yet (fleets come with a later issue): the caller's projects, oldest
+/// first, as dstack lists them.
+async fn list_only_no_fleets(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+) -> Result<Json<Vec<ProjectOut>>, ApiError> {
+    let listing = state.store.project_listing(&me.id).await?;
+    let mine: Vec<ListedProject> = listing.iter().filter(|p| p.role.is_some()).cloned().collect();
+    let oldest_first = Page { ascending: true, ..Page::default() };
+    Ok(Json(oldest_first.apply(mine).iter().map(|p| ProjectOut::listed(p, &state)).collect()))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -155,48 +247,81 @@ async fn get_project(
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MemberSetting {
-    pub username: String,
-    pub project_role: ProjectRole,
+pub struct DeleteProjectsRequest {
+    pub projects_names: Vec<String>,
+}
+
+impl RequestBody for DeleteProjectsRequest {
+    const FIELDS: Fields = &[("projects_names", true)];
+}
+
+/// Global admins delete any project, others only projects they administer (403 otherwise,
+/// also for projects they cannot see, as in dstack); all or none.
+async fn delete_projects(
+    State(state): State<AppState>,
+    Authed(me): Authed,
+    Body(request): Body<DeleteProjectsRequest>,
+) -> Result<Json<()>, ApiError> {
+    let mut names = request.projects_names;
+    names.sort();
+    names.dedup();
+    let mut ids = Vec::with_capacity(names.len());
+    for name in &names {
+        let project = state.store.project_by_name(name).await?;
+        if me.global_role != GlobalRole::Admin {
+            let role = match &project {
+                Some(p) => state.store.member_role(&p.id, &me.id).await?,
+                None => None,
+            };
+            if role != Some(ProjectRole::Admin) {
+                return Err(ApiError::AccessDenied);
+            }
+        }
+        match project {
+            Some(project) => ids.push(project.id),
+            None => return Err(ApiError::client("Failed to delete non-existent projects")),
+        }
+    }
+    match state.store.delete_projects(&ids).await {
+        Err(crate::store::StoreError::Gone) => {
+            Err(ApiError::client("Failed to delete non-existent projects"))
+        }
+        other => Ok(Json(other?)),
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AddMembersRequest {
-    pub members: Vec<MemberSetting>,
+pub struct UpdateProjectRequest {
+    pub is_public: Option<bool>,
+    pub templates_repo: Option<String>,
+    pub reset_templates_repo: Option<bool>,
 }
 
-impl RequestBody for AddMembersRequest {
-    const FIELDS: Fields = &[("members", true)];
+impl RequestBody for UpdateProjectRequest {
+    const FIELDS: Fields =
+        &[("is_public", false), ("templates_repo", false), ("reset_templates_repo", false)];
+    const BODY_OPTIONAL: bool = true;
 }
 
-async fn add_members(
+async fn update_project(
     State(state): State<AppState>,
     Authed(me): Authed,
     Path(name): Path<String>,
-    Body(request): Body<AddMembersRequest>,
+    Body(request): Body<UpdateProjectRequest>,
 ) -> Result<Json<ProjectOut>, ApiError> {
-    let project = project_for(&state, &me, &name, Access::Manage).await?;
-    let my_role = state.store.member_role(&project.id, &me.id).await?;
-    // The whole request is checked before anything is written, and written all or none.
-    let mut roles = Vec::with_capacity(request.members.len());
-    for member in &request.members {
-        // Only admins may hand out the admin role.
-        if member.project_role == ProjectRole::Admin
-            && me.global_role != GlobalRole::Admin
-            && my_role != Some(ProjectRole::Admin)
-        {
-            return Err(ApiError::AccessDenied);
-        }
+    let mut project = project_for(&state, &me, &name, Access::Admin).await?;
+    if let Some(is_public) = request.is_public {
+        project.is_public = is_public;
     }
-    for member in &request.members {
-        let user = state
-            .store
-            .user_by_name(&member.username)
-            .await?
-            .ok_or_else(|| ApiError::client(format!("User {} not found", member.username)))?;
-        roles.push((user.id, member.project_role));
+    if request.reset_templates_repo == Some(true) {
+        project.templates_repo = None;
+    } else if let Some(repo) = request.templates_repo {
+        project.templates_repo = Some(repo);
     }
-    state.store.set_members(&project.id, &roles).await?;
+    state
+        .store
+        .update_project(&project.id, project.is_public, project.templates_repo.as_deref())
+        .await?;
     Ok(Json(project_view(&state, &project).await?))
 }

@@ -7,9 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
 use dstack_catalog::accelerators;
 use dstack_core::config::load::from_json;
 use dstack_core::offers::InstanceOfferWithAvailability;
@@ -18,15 +17,38 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::extract::{Authed, JsonBody};
+use super::job_command;
+use super::route::{Answer, Api, Auth, Request, Route, object};
 use super::{Access, project_for};
 use crate::offers::project_offers;
 use crate::state::AppState;
 use crate::store::User;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/project/{project_name}/runs/get_plan", post(get_plan))
-        .route("/api/project/{project_name}/gpus/list", post(list_gpus))
+pub fn routes(api: &mut Api) {
+    api.add(
+        Route::post(
+            "/api/project/{project_name}/runs/get_plan",
+            "The offers a run would get (dry run)",
+            Auth::Project,
+        )
+        .request(Request::RunPlan)
+        .answer(Answer::Json(super::openapi::run_plan_answer))
+        .client_errors(),
+        get_plan,
+    )
+    .add(
+        Route::post(
+            "/api/project/{project_name}/gpus/list",
+            "GPUs on offer, grouped",
+            Auth::Project,
+        )
+        .request(Request::GpuList)
+        .answer(Answer::Json(|| {
+            object(json!({"gpus": {"type": "array", "items": {"type": "object"}}}), &["gpus"])
+        }))
+        .client_errors(),
+        list_gpus,
+    );
 }
 
 /// The parts of a request's `run_spec` that decide offers.
@@ -147,12 +169,8 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
         configuration.get(key).filter(|v| !v.is_null()).cloned().unwrap_or(default)
     };
     let run_name = run_spec.get("run_name").and_then(Value::as_str).unwrap_or("dry-run");
-    let commands: Vec<String> = configuration["commands"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.as_str().map(str::to_owned))
-        .collect();
+    let empty = Map::new();
+    let configuration_map = configuration.as_object().unwrap_or(&empty);
     json!({
         "replica_num": 0,
         "job_num": 0,
@@ -160,12 +178,13 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
         "jobs_per_replica": 1,
         "replica_group": "0",
         "app_specs": [],
-        "user": {"uid": null, "gid": null, "username": get("user", json!("root")), "groupname": null},
-        "commands": ["/bin/sh", "-i", "-c", commands.join(" && ")],
+        "user": configuration_map.get("user").and_then(Value::as_str).map(unix_user),
+        "commands": job_command::commands(configuration_map).unwrap_or_default(),
         "env": get("env", json!({})),
         "home_dir": get("home_dir", json!("/root")),
-        "image_name": get("image", json!("dstackai/base")),
-        "privileged": get("privileged", json!(false)),
+        "image_name": job_command::image_name(configuration_map),
+        "privileged": configuration_map.get("docker") == Some(&json!(true))
+            || get("privileged", json!(false)) == json!(true),
         "single_branch": true,
         "max_duration": null,
         "stop_duration": 300,
@@ -196,9 +215,39 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
     })
 }
 
+/// dstack's `UnixUser.parse`: `user[:group]`, each a name or a numeric id.
+fn unix_user(spec: &str) -> Value {
+    let (user, group) = spec.split_once(':').map_or((spec, None), |(u, g)| (u, Some(g)));
+    let id = |s: &str| s.parse::<u64>().ok();
+    json!({
+        "uid": id(user),
+        "gid": group.and_then(id),
+        "username": if id(user).is_none() { Some(user) } else { None },
+        "groupname": group.filter(|g| id(g).is_none()),
+    })
+}
+
+/// dstack's model check of a task: something to run (`commands`, or an image's own).
+fn check_task(body: &Value) -> Result<(), ApiError> {
+    let configuration = &body["run_spec"]["configuration"];
+    let is_task = configuration["type"] == json!("task");
+    let has_commands = configuration["commands"].as_array().is_some_and(|c| !c.is_empty());
+    let has_image = configuration["image"].as_str().is_some();
+    if is_task && !has_commands && !has_image && configuration["groups"].is_null() {
+        return Err(ApiError::Validation(vec![json!({
+            "type": "value_error",
+            "loc": ["body", "run_spec", "configuration", "task"],
+            "msg": "Value error, Either `commands` or `image` must be set",
+            "input": configuration,
+        })]));
+    }
+    Ok(())
+}
+
 /// What a plan (`default_spot` on-demand) or GPU list (`None`) body asks for.
 pub(crate) fn read_plan(body: &Value, default_spot: Option<bool>) -> Result<Asked, ApiError> {
     check_shapes(body, default_spot.is_none())?;
+    check_task(body)?;
     asked(body, default_spot)
 }
 

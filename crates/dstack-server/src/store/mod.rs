@@ -8,6 +8,7 @@
 
 mod backends;
 mod projects;
+mod secrets;
 mod users;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use sqlx::Row;
 
 pub use self::backends::{BackendRow, BackendWrite};
 pub use self::projects::{ListedProject, Member, Project, ProjectRole};
+pub use self::secrets::SecretRow;
 pub use self::users::{GlobalRole, PublicUser, User};
 use crate::db::{Db, DbError};
 use crate::encryption::{DecryptError, Keys};
@@ -96,6 +98,7 @@ const SECRET_COLUMNS: &[(&str, &str, &str)] = &[
     ("projects", "name", "ssh_private_key"),
     ("backends", "type", "auth"),
     ("backends", "type", "source_auth"),
+    ("secrets", "name", "value"),
 ];
 
 impl Store {

@@ -128,11 +128,14 @@ impl Store {
     }
 
     pub async fn project_by_name(&self, name: &str) -> Result<Option<Project>> {
-        let row =
-            sqlx::query(concat!("SELECT ", project_columns!(), " FROM projects WHERE name = $1"))
-                .bind(name)
-                .fetch_optional(&self.db.pool)
-                .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            project_columns!(),
+            " FROM projects WHERE name = $1 AND deleted = 0"
+        ))
+        .bind(name)
+        .fetch_optional(&self.db.pool)
+        .await?;
         row.map(|r| self.project_from_row(&r)).transpose()
     }
 
@@ -141,7 +144,7 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             project_columns!(),
-            " FROM projects ORDER BY created_at DESC, id DESC"
+            " FROM projects WHERE deleted = 0 ORDER BY created_at DESC, id DESC"
         ))
         .fetch_all(&self.db.pool)
         .await?;
@@ -176,7 +179,7 @@ impl Store {
              m.project_role AS my_role \
              FROM projects p JOIN users u ON u.id = p.owner_id \
              LEFT JOIN members m ON m.project_id = p.id AND m.user_id = $1 \
-             ORDER BY p.created_at DESC, p.id DESC",
+             WHERE p.deleted = 0 ORDER BY p.created_at DESC, p.id DESC",
         )
         .bind(user_id)
         .fetch_all(&self.db.pool)
@@ -215,6 +218,83 @@ impl Store {
         let mut tx = self.db.pool.begin().await?;
         for (user_id, role) in roles {
             upsert_member(&mut tx, project_id, user_id, *role).await?;
+        }
+        tx.commit().await?;
+        self.forget_listings();
+        Ok(())
+    }
+
+    /// Replaces the project's members with `roles`, numbered in the given order (dstack's
+    /// `set_members`), in one transaction.
+    pub async fn replace_members(
+        &self,
+        project_id: &str,
+        roles: &[(String, ProjectRole)],
+    ) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query("DELETE FROM members WHERE project_id = $1")
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?;
+        for (user_id, role) in roles {
+            upsert_member(&mut tx, project_id, user_id, *role).await?;
+        }
+        tx.commit().await?;
+        self.forget_listings();
+        Ok(())
+    }
+
+    /// Removes these users from the project, in one transaction.
+    pub async fn remove_members(&self, project_id: &str, user_ids: &[String]) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        for user_id in user_ids {
+            sqlx::query("DELETE FROM members WHERE project_id = $1 AND user_id = $2")
+                .bind(project_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.forget_listings();
+        Ok(())
+    }
+
+    /// Sets whether a project is public and its templates repo.
+    pub async fn update_project(
+        &self,
+        project_id: &str,
+        is_public: bool,
+        templates_repo: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE projects SET is_public = $1, templates_repo = $2 WHERE id = $3")
+            .bind(i64::from(is_public))
+            .bind(templates_repo.map(str::to_owned))
+            .bind(project_id)
+            .execute(&self.db.pool)
+            .await?;
+        self.forget_listings();
+        Ok(())
+    }
+
+    /// Deletes projects as dstack does, in one transaction: each is marked deleted and renamed
+    /// `_deleted_<time>_<random>` so that its name is free again; its records stay.
+    /// [`super::StoreError::Gone`] if any of them no longer exists; then nothing is changed.
+    pub async fn delete_projects(&self, project_ids: &[String]) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        let stamp = super::now_micros() / 1_000_000;
+        for id in project_ids {
+            let renamed = format!("_deleted_{stamp}_{}", &super::new_id().replace('-', "")[..16]);
+            let done = sqlx::query(
+                "UPDATE projects SET deleted = 1, original_name = name, name = $1 \
+                 WHERE id = $2 AND deleted = 0",
+            )
+            .bind(&renamed)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(super::StoreError::Gone);
+            }
         }
         tx.commit().await?;
         self.forget_listings();

@@ -153,28 +153,120 @@ impl Store {
     }
 
     async fn user_by_token_uncached(&self, hash: &str) -> Result<Option<User>> {
-        let row =
-            sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE token_hash = $1"))
-                .bind(hash)
-                .fetch_optional(&self.db.pool)
-                .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE token_hash = $1 AND deleted = 0"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.db.pool)
+        .await?;
         row.map(|r| self.user_from_row(&r)).transpose()
     }
 
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&self.db.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE name = $1 AND deleted = 0"
+        ))
+        .bind(name)
+        .fetch_optional(&self.db.pool)
+        .await?;
         row.map(|r| self.user_from_row(&r)).transpose()
     }
 
+    /// Whether a user (not deleted) has this name in any case.
+    pub async fn username_taken(&self, name: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT id FROM users WHERE lower(name) = lower($1) AND deleted = 0")
+            .bind(name)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows =
-            sqlx::query(concat!("SELECT ", user_columns!(), " FROM users ORDER BY created_at"))
-                .fetch_all(&self.db.pool)
-                .await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE deleted = 0 ORDER BY created_at DESC, id"
+        ))
+        .fetch_all(&self.db.pool)
+        .await?;
         rows.iter().map(|r| self.user_from_row(r)).collect()
+    }
+
+    /// Sets a user's role, email and whether they may log in; `None` if there is no such
+    /// user. Their cached logins are dropped at once.
+    pub async fn update_user(
+        &self,
+        name: &str,
+        role: GlobalRole,
+        email: Option<&str>,
+        active: bool,
+    ) -> Result<Option<User>> {
+        let done = sqlx::query(
+            "UPDATE users SET global_role = $1, email = $2, active = $3 \
+             WHERE name = $4 AND deleted = 0",
+        )
+        .bind(role.as_str())
+        .bind(email.map(str::to_owned))
+        .bind(i64::from(active))
+        .bind(name)
+        .execute(&self.db.pool)
+        .await?;
+        self.forget_users();
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.user_by_name(name).await
+    }
+
+    pub async fn set_user_ssh_key(
+        &self,
+        user_id: &str,
+        public: &str,
+        private: &Secret,
+    ) -> Result<()> {
+        sqlx::query("UPDATE users SET ssh_public_key = $1, ssh_private_key = $2 WHERE id = $3")
+            .bind(public)
+            .bind(self.encrypt(private))
+            .bind(user_id)
+            .execute(&self.db.pool)
+            .await?;
+        self.forget_users();
+        Ok(())
+    }
+
+    /// Deletes users as dstack does, in one transaction: each is marked deleted and inactive,
+    /// renamed `_deleted_<time>_<random>` (its name is free again) and leaves its projects.
+    /// [`super::StoreError::Gone`] if any of them does not exist; then nothing is changed.
+    pub async fn delete_users(&self, names: &[String]) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        let stamp = super::now_micros() / 1_000_000;
+        for name in names {
+            let renamed = format!("_deleted_{stamp}_{}", &super::new_id().replace('-', "")[..16]);
+            let done = sqlx::query(
+                "UPDATE users SET deleted = 1, active = 0, original_name = name, name = $1 \
+                 WHERE name = $2 AND deleted = 0",
+            )
+            .bind(&renamed)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(super::StoreError::Gone);
+            }
+            sqlx::query(
+                "DELETE FROM members WHERE user_id = (SELECT id FROM users WHERE name = $1)",
+            )
+            .bind(&renamed)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.forget_users();
+        Ok(())
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {

@@ -154,9 +154,14 @@ impl Drop for Running {
 }
 
 /// The binary with a state directory, a free port, and none of the caller's dstack settings.
+/// Its home is `dir/home`, so that the CLI config it writes at start stays in the test.
 pub fn command(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dstack-server"));
     cmd.env("DSTACK_SERVER_DIR", dir)
+        .env("HOME", dir.join("home"))
+        .env_remove("DSTACK_SERVER_URL")
+        .env_remove("DSTACK_UPDATE_DEFAULT_PROJECT")
+        .env_remove("DSTACK_DO_NOT_UPDATE_DEFAULT_PROJECT")
         .env("DSTACK_SERVER_PORT", "0")
         .env_remove("DSTACK_SERVER_ADMIN_TOKEN")
         .env_remove("DSTACK_DATABASE_URL")
@@ -202,4 +207,18 @@ pub fn registry_with_lambda(lambda_url: &str, catalog: &std::path::Path) -> dsta
         dstack_backend_kit::BackendContext::new(dstack_testkit::fixtures::catalog_in(catalog));
     context.endpoints.set(dstack_core::config::BackendType::Lambda, lambda_url);
     dstack_server::registry::build(&context)
+}
+
+/// A fresh database on the test PostgreSQL server, if there is one.
+pub async fn postgres_database() -> Option<String> {
+    let base = std::env::var("DSTACK_TEST_POSTGRES_URL").ok()?;
+    sqlx::any::install_default_drivers();
+    let name = format!("t{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{prefix}/{name}"))
 }

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod azure;
+mod backend_type;
 pub mod common;
 pub mod gcp;
 pub mod kubernetes;
@@ -12,14 +13,9 @@ pub mod oci;
 pub mod simple;
 pub mod slurm;
 
-use std::fmt;
-use std::str::FromStr;
-
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 pub use aws::*;
 pub use azure::*;
+pub use backend_type::{BackendStatus, BackendType, UnknownBackendType};
 pub use common::*;
 pub use gcp::*;
 pub use kubernetes::*;
@@ -33,181 +29,6 @@ use super::files::FileFieldError;
 
 /// A note about one field of a backend entry: its path relative to the entry, and the text.
 pub type FieldNote = (Vec<String>, String);
-
-/// Every backend type dstack knows, including the ones that can no longer be configured.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendType {
-    Amddevcloud,
-    Aws,
-    Azure,
-    Cloudrift,
-    Crusoe,
-    Cudo,
-    Datacrunch,
-    Digitalocean,
-    Dstack,
-    Gcp,
-    Hotaisle,
-    Jarvislabs,
-    Kubernetes,
-    Lambda,
-    Nebius,
-    Oci,
-    Remote,
-    Runpod,
-    Slurm,
-    Tensordock,
-    Vastai,
-    Verda,
-    Vultr,
-}
-
-/// Where a backend type stands in dstack 0.22.5.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendStatus {
-    Active,
-    /// Still works, but a newer name or backend replaces it (`datacrunch` → `verda`).
-    Deprecated {
-        replacement: &'static str,
-    },
-    /// Parses for compatibility; cannot be configured.
-    Removed,
-    /// Not configurable by users (`dstack` for dstack Sky, `remote` for SSH fleets).
-    Internal,
-}
-
-impl BackendType {
-    pub const ALL: [BackendType; 23] = [
-        BackendType::Amddevcloud,
-        BackendType::Aws,
-        BackendType::Azure,
-        BackendType::Cloudrift,
-        BackendType::Crusoe,
-        BackendType::Cudo,
-        BackendType::Datacrunch,
-        BackendType::Digitalocean,
-        BackendType::Dstack,
-        BackendType::Gcp,
-        BackendType::Hotaisle,
-        BackendType::Jarvislabs,
-        BackendType::Kubernetes,
-        BackendType::Lambda,
-        BackendType::Nebius,
-        BackendType::Oci,
-        BackendType::Remote,
-        BackendType::Runpod,
-        BackendType::Slurm,
-        BackendType::Tensordock,
-        BackendType::Vastai,
-        BackendType::Verda,
-        BackendType::Vultr,
-    ];
-
-    /// The value of `type` in configs and in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackendType::Amddevcloud => "amddevcloud",
-            BackendType::Aws => "aws",
-            BackendType::Azure => "azure",
-            BackendType::Cloudrift => "cloudrift",
-            BackendType::Crusoe => "crusoe",
-            BackendType::Cudo => "cudo",
-            BackendType::Datacrunch => "datacrunch",
-            BackendType::Digitalocean => "digitalocean",
-            BackendType::Dstack => "dstack",
-            BackendType::Gcp => "gcp",
-            BackendType::Hotaisle => "hotaisle",
-            BackendType::Jarvislabs => "jarvislabs",
-            BackendType::Kubernetes => "kubernetes",
-            BackendType::Lambda => "lambda",
-            BackendType::Nebius => "nebius",
-            BackendType::Oci => "oci",
-            BackendType::Remote => "remote",
-            BackendType::Runpod => "runpod",
-            BackendType::Slurm => "slurm",
-            BackendType::Tensordock => "tensordock",
-            BackendType::Vastai => "vastai",
-            BackendType::Verda => "verda",
-            BackendType::Vultr => "vultr",
-        }
-    }
-
-    /// The provider's name for people.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            BackendType::Amddevcloud => "AMD Developer Cloud",
-            BackendType::Aws => "Amazon Web Services",
-            BackendType::Azure => "Microsoft Azure",
-            BackendType::Cloudrift => "CloudRift",
-            BackendType::Crusoe => "Crusoe",
-            BackendType::Cudo => "Cudo",
-            BackendType::Datacrunch => "DataCrunch",
-            BackendType::Digitalocean => "DigitalOcean",
-            BackendType::Dstack => "dstack Sky",
-            BackendType::Gcp => "Google Cloud Platform",
-            BackendType::Hotaisle => "Hot Aisle",
-            BackendType::Jarvislabs => "JarvisLabs",
-            BackendType::Kubernetes => "Kubernetes",
-            BackendType::Lambda => "Lambda Cloud",
-            BackendType::Nebius => "Nebius AI Cloud",
-            BackendType::Oci => "Oracle Cloud Infrastructure",
-            BackendType::Remote => "SSH fleets",
-            BackendType::Runpod => "Runpod",
-            BackendType::Slurm => "Slurm",
-            BackendType::Tensordock => "TensorDock",
-            BackendType::Vastai => "Vast.ai",
-            BackendType::Verda => "Verda (formerly DataCrunch)",
-            BackendType::Vultr => "Vultr",
-        }
-    }
-
-    pub fn status(self) -> BackendStatus {
-        match self {
-            BackendType::Datacrunch => BackendStatus::Deprecated { replacement: "verda" },
-            BackendType::Cudo | BackendType::Tensordock => BackendStatus::Removed,
-            BackendType::Dstack | BackendType::Remote => BackendStatus::Internal,
-            _ => BackendStatus::Active,
-        }
-    }
-
-    /// The Cargo feature of `dstack-server` that provides this backend, if any can. One crate
-    /// may serve several types: `verda` also serves `datacrunch`, `digitalocean` also serves
-    /// `amddevcloud`.
-    pub fn cargo_feature(self) -> Option<&'static str> {
-        match self {
-            BackendType::Datacrunch => Some("verda"),
-            BackendType::Amddevcloud => Some("digitalocean"),
-            BackendType::Cudo | BackendType::Tensordock => None,
-            BackendType::Dstack | BackendType::Remote => None,
-            other => Some(other.as_str()),
-        }
-    }
-}
-
-impl fmt::Display for BackendType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An unknown backend type name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown backend type `{0}`")]
-pub struct UnknownBackendType(pub String);
-
-impl FromStr for BackendType {
-    type Err = UnknownBackendType;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        BackendType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownBackendType(s.to_owned()))
-    }
-}
 
 crate::tagged_union! {
     /// A backend entry of `config.yml`, chosen by `type`.
@@ -226,6 +47,8 @@ crate::tagged_union! {
         Cudo(CudoBackendConfig) = "cudo",
         /// DataCrunch, the former name of Verda (deprecated; use `verda`).
         Datacrunch(VerdaBackendConfig) = "datacrunch",
+        /// Daytona: GPU and CPU sandboxes.
+        Daytona(DaytonaBackendConfig) = "daytona",
         /// DigitalOcean.
         Digitalocean(DigitalOceanBackendConfig) = "digitalocean",
         /// Google Cloud Platform.
@@ -238,12 +61,16 @@ crate::tagged_union! {
         Kubernetes(KubernetesBackendConfig<KubeconfigFile>) = "kubernetes",
         /// Lambda Cloud.
         Lambda(LambdaBackendConfig) = "lambda",
+        /// Lium: GPU pods.
+        Lium(LiumBackendConfig) = "lium",
         /// Nebius AI Cloud.
         Nebius(NebiusBackendConfig<NebiusFileCreds>) = "nebius",
         /// Oracle Cloud Infrastructure.
         Oci(OciBackendConfig) = "oci",
         /// Runpod.
         Runpod(RunpodBackendConfig) = "runpod",
+        /// Seeweb Cloud Server GPU.
+        Seeweb(SeewebBackendConfig) = "seeweb",
         /// Slurm.
         Slurm(SlurmBackendConfig<SlurmPrivateKeyFile>) = "slurm",
         /// TensorDock (deprecated in dstack; parses, then is skipped).
@@ -275,6 +102,8 @@ crate::tagged_union! {
         Cudo(CudoBackendConfig) = "cudo",
         /// DataCrunch (deprecated alias of Verda).
         Datacrunch(VerdaBackendConfig) = "datacrunch",
+        /// Daytona.
+        Daytona(DaytonaBackendConfig) = "daytona",
         /// DigitalOcean.
         Digitalocean(DigitalOceanBackendConfig) = "digitalocean",
         /// dstack Sky.
@@ -289,12 +118,16 @@ crate::tagged_union! {
         Kubernetes(KubernetesBackendConfig<Kubeconfig>) = "kubernetes",
         /// Lambda Cloud.
         Lambda(LambdaBackendConfig) = "lambda",
+        /// Lium: GPU pods.
+        Lium(LiumBackendConfig) = "lium",
         /// Nebius AI Cloud.
         Nebius(NebiusBackendConfig<NebiusCreds>) = "nebius",
         /// Oracle Cloud Infrastructure.
         Oci(OciBackendConfig) = "oci",
         /// Runpod.
         Runpod(RunpodBackendConfig) = "runpod",
+        /// Seeweb Cloud Server GPU.
+        Seeweb(SeewebBackendConfig) = "seeweb",
         /// Slurm.
         Slurm(SlurmBackendConfig<SlurmPrivateKey>) = "slurm",
         /// TensorDock (deprecated).
@@ -341,13 +174,16 @@ impl BackendFileConfig {
                 warnings.push(type_warning("`type: datacrunch` is deprecated; use `type: verda`"));
                 Api::Datacrunch(c)
             }
+            File::Daytona(c) => Api::Daytona(c),
             File::Digitalocean(c) => Api::Digitalocean(c),
             File::Gcp(c) => {
                 let creds = c.creds.resolve()?;
                 Api::Gcp(GcpBackendConfig {
                     project_id: c.project_id,
                     regions: c.regions,
+                    tpu: c.tpu,
                     vpc_name: c.vpc_name,
+                    subnetworks: c.subnetworks,
                     extra_vpcs: c.extra_vpcs,
                     roce_vpcs: c.roce_vpcs,
                     vpc_project_id: c.vpc_project_id,
@@ -381,6 +217,7 @@ impl BackendFileConfig {
                 })
             }
             File::Lambda(c) => Api::Lambda(c),
+            File::Lium(c) => Api::Lium(c),
             File::Nebius(c) => Api::Nebius(NebiusBackendConfig {
                 projects: c.projects,
                 regions: c.regions,
@@ -390,6 +227,7 @@ impl BackendFileConfig {
             }),
             File::Oci(c) => Api::Oci(c),
             File::Runpod(c) => Api::Runpod(c),
+            File::Seeweb(c) => Api::Seeweb(c),
             File::Slurm(c) => Api::Slurm(c.resolve()?),
             File::Tensordock(c) => {
                 warnings.push(type_warning(
@@ -450,20 +288,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backend_type_names_round_trip() {
-        for t in BackendType::ALL {
-            assert_eq!(t.as_str().parse::<BackendType>().unwrap(), t);
-            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
-        }
-        assert!("awz".parse::<BackendType>().is_err());
-    }
-
-    #[test]
     fn every_union_tag_is_a_backend_type() {
         for tag in BackendFileConfig::TAGS.iter().chain(BackendConfigWithCreds::TAGS) {
             assert!(tag.parse::<BackendType>().is_ok(), "{tag}");
         }
-        assert_eq!(BackendFileConfig::TAGS.len(), 21);
-        assert_eq!(BackendConfigWithCreds::TAGS.len(), 22);
+        // dstack 0.22.5: config.yml takes 24 tags; the API adds `dstack`.
+        assert_eq!(BackendFileConfig::TAGS.len(), 24);
+        assert_eq!(BackendConfigWithCreds::TAGS.len(), 25);
+        let api_only: Vec<&&str> = BackendConfigWithCreds::TAGS
+            .iter()
+            .filter(|t| !BackendFileConfig::TAGS.contains(t))
+            .collect();
+        assert_eq!(api_only, [&"dstack"]);
     }
 }

@@ -14,6 +14,9 @@ pub struct OciBackendConfig {
     /// Compartment for all resources dstack creates. Omit to let dstack create or reuse
     /// `dstack-<project>`.
     pub compartment_id: Option<String>,
+    /// Shape names to allow besides the shape families dstack supports (experimental), such
+    /// as `…Flex` shapes. Only shapes in dstack's offer catalog (gpuhunt) can be offered.
+    pub experimental_instance_types: Option<Vec<String>>,
     /// The credentials.
     pub creds: OciCreds,
 }

@@ -3,7 +3,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{AccessKeyCreds, ApiKeyCreds, ApiKeyTag};
+use super::common::{
+    AccessKeyCreds, ApiKeyCreds, ApiKeyTag, ApiTokenCreds, NonEmptyApiKeyCreds, python_list,
+};
 use crate::secret::Secret;
 
 /// The Lambda Cloud backend (`type: lambda`).
@@ -87,8 +89,18 @@ pub struct HotAisleBackendConfig {
     pub team_handle: String,
     /// Hot Aisle regions to use. Omit to use all.
     pub regions: Option<Vec<String>>,
+    /// Whether bare-metal offers (such as `bm-mi300x-8`) may be suggested besides VMs
+    /// (experimental). Defaults to `false`.
+    pub bare_metal: Option<bool>,
     /// The Hot Aisle API key.
     pub creds: ApiKeyCreds,
+}
+
+impl HotAisleBackendConfig {
+    /// Whether bare-metal offers are allowed: `bare_metal`, `false` when unset.
+    pub fn allow_bare_metal(&self) -> bool {
+        self.bare_metal.unwrap_or(false)
+    }
 }
 
 /// The CloudRift backend (`type: cloudrift`).
@@ -132,6 +144,40 @@ pub struct CrusoeBackendConfig {
     pub regions: Option<Vec<String>>,
     /// The Crusoe API access key and secret key (the secret key signs requests).
     pub creds: AccessKeyCreds,
+}
+
+/// The Daytona backend (`type: daytona`): GPU and CPU sandboxes, run as containers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DaytonaBackendConfig {
+    /// Daytona regions to use. GPU sandboxes run in `earth`; CPU sandboxes in shared regions
+    /// such as `us` and `eu`. Omit to use all.
+    pub regions: Option<Vec<String>>,
+    /// The Daytona API key. It needs the permissions `write:sandboxes`, `delete:sandboxes`
+    /// and `read:limits`.
+    pub creds: NonEmptyApiKeyCreds,
+}
+
+/// The Lium backend (`type: lium`): GPU pods, run as containers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiumBackendConfig {
+    /// Lium regions to use, such as `us-ca` or `de-he` (lowercase
+    /// `<country>[-<subdivision>]`). Omit to use all.
+    pub regions: Option<Vec<String>>,
+    /// The Lium API key.
+    pub creds: NonEmptyApiKeyCreds,
+}
+
+/// The Seeweb Cloud Server GPU backend (`type: seeweb`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeewebBackendConfig {
+    /// Seeweb regions to use, such as `it-mi2`, `it-fr2`, `ch-lug1` or `hr-zag1`. Omit to use
+    /// all.
+    pub regions: Option<Vec<String>>,
+    /// The Seeweb ECS API token (`type: api_token`, not `api_key`).
+    pub creds: ApiTokenCreds,
 }
 
 /// The Cudo backend (`type: cudo`). Removed from dstack: such an entry still parses, and the
@@ -179,25 +225,34 @@ pub struct DstackBackendConfig {
     pub base_backends: Vec<String>,
 }
 
-/// The JarvisLabs regions dstack knows.
+/// The JarvisLabs regions dstack knows (gpuhunt 0.1.34's `JARVISLABS_REGION_URLS`).
 pub const JARVISLABS_REGIONS: [&str; 4] =
     ["india-01", "india-chennai-01", "india-noida-01", "europe-01"];
 
 impl super::ConfigRules for JarvisLabsBackendConfig {
     fn problems(&self) -> Vec<super::FieldNote> {
-        let unknown: Vec<&String> = self
+        let mut unknown: Vec<&str> = self
             .regions
             .iter()
             .flatten()
-            .filter(|r| !JARVISLABS_REGIONS.contains(&r.as_str()))
+            .map(String::as_str)
+            .filter(|r| !JARVISLABS_REGIONS.contains(r))
             .collect();
         if unknown.is_empty() {
             return Vec::new();
         }
+        // dstack sorts both lists and drops repeats (it compares sets).
+        unknown.sort_unstable();
+        unknown.dedup();
+        let mut supported = JARVISLABS_REGIONS;
+        supported.sort_unstable();
         vec![(
             vec!["regions".to_owned()],
             format!(
-                "Unsupported JarvisLabs regions: {unknown:?}. Supported regions: {JARVISLABS_REGIONS:?}."
+                "Unsupported JarvisLabs regions: {}. Supported regions: {}. \
+                 JarvisLabs does not expose provisioning endpoint discovery.",
+                python_list(unknown),
+                python_list(supported)
             ),
         )]
     }
@@ -221,4 +276,8 @@ no_rules!(
     CudoBackendConfig,
     TensorDockBackendConfig,
     DstackBackendConfig,
+    // Daytona checks its regions against its API; Lium and Seeweb do not check theirs.
+    DaytonaBackendConfig,
+    LiumBackendConfig,
+    SeewebBackendConfig,
 );
