@@ -1,5 +1,5 @@
 //! The HTTP API of dstack 0.22.5: every call is a POST with a JSON body (or none), answered
-//! with compact JSON in dstack's shapes.
+//! with compact JSON in dstack's shapes; a few probes (`/healthcheck`, run metrics) are GETs.
 
 mod absent;
 pub mod backends;

@@ -128,7 +128,9 @@ async fn get(
 #[serde(deny_unknown_fields)]
 pub struct PutSecretRequest {
     pub name: String,
-    pub value: String,
+    /// Read straight into a [`dstack_core::Secret`], so that not even this request's `Debug`
+    /// shows it.
+    pub value: dstack_core::Secret,
 }
 
 impl RequestBody for PutSecretRequest {
@@ -157,9 +159,8 @@ async fn create_or_update(
     Body(request): Body<PutSecretRequest>,
 ) -> Result<Json<SecretOut>, ApiError> {
     let project = project(&state, &me, &name).await?;
-    check_secret(&request.name, &request.value)?;
-    let value = dstack_core::Secret::new(request.value);
-    let secret = state.store.put_secret(&project.id, &request.name, &value).await?;
+    check_secret(&request.name, request.value.expose())?;
+    let secret = state.store.put_secret(&project.id, &request.name, &request.value).await?;
     Ok(Json(SecretOut::new(&secret, true)))
 }
 
