@@ -4,7 +4,6 @@
 //! `tests/schemathesis.rs` holds the server to it.
 
 use axum::Json;
-use schemars::Schema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
@@ -110,19 +109,17 @@ fn error_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
-/// The schema of `BackendConfigWithCreds` widened the way the loader coerces scalars, with
-/// its definitions.
-fn backend_config_schema() -> (Value, Map<String, Value>) {
+/// The definitions of `BackendConfigWithCreds` (under its own name) and of the models it holds,
+/// widened the way the loader coerces scalars.
+fn backend_config_definitions() -> Map<String, Value> {
     let mut generator = settings().into_generator();
-    let mut root = generator.subschema_for::<dstack_core::config::BackendConfigWithCreds>();
+    generator.subschema_for::<dstack_core::config::BackendConfigWithCreds>();
     let mut definitions = generator.take_definitions(true);
-    let mut value = root.as_value().clone();
-    dstack_core::config::schema::widen_scalars(&mut value);
     for definition in definitions.values_mut() {
         dstack_core::config::schema::widen_scalars(definition);
     }
-    root = Schema::try_from(value).unwrap_or_default();
-    (root.to_value(), definitions)
+    debug_assert!(definitions.contains_key("BackendConfigWithCreds"));
+    definitions
 }
 
 fn settings() -> SchemaSettings {
@@ -138,9 +135,7 @@ fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
 pub fn openapi() -> Value {
     let mut requests = settings().into_generator();
     let mut answers = settings().for_serialize().into_generator();
-    let (backend_config, backend_definitions) = backend_config_schema();
     let mut schemas = error_schemas();
-    schemas.insert("BackendConfigWithCreds".into(), backend_config);
     let (_, routes) = super::table().into_parts();
     let mut paths = Map::new();
     for route in &routes {
@@ -219,9 +214,10 @@ pub fn openapi() -> Value {
         };
         paths.insert(route.path.to_owned(), json!({method: operation}));
     }
-    schemas.extend(requests.take_definitions(true));
-    schemas.extend(answers.take_definitions(true));
-    schemas.extend(backend_definitions);
+    for definitions in [requests.take_definitions(true), answers.take_definitions(true)] {
+        merge_definitions(&mut schemas, definitions);
+    }
+    merge_definitions(&mut schemas, backend_config_definitions());
     json!({
         "openapi": "3.1.0",
         "info": {"title": "dstack server (Rust)", "version": crate::settings::DSTACK_VERSION},
@@ -231,6 +227,23 @@ pub fn openapi() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     })
+}
+
+/// Adds `definitions` to `schemas`. Request, answer and (widened) backend-config schemas share
+/// one namespace, so a name two of them define differently would silently take the last one's
+/// schema: that is a bug here, and debug builds (every test) stop on it.
+fn merge_definitions(schemas: &mut Map<String, Value>, definitions: Map<String, Value>) {
+    for (name, schema) in definitions {
+        match schemas.get(&name) {
+            Some(existing) => debug_assert_eq!(
+                existing, &schema,
+                "two different OpenAPI schemas are named {name}: give one of them its own"
+            ),
+            None => {
+                schemas.insert(name, schema);
+            }
+        }
+    }
 }
 
 pub async fn document() -> Json<Value> {
@@ -273,6 +286,19 @@ mod tests {
             assert_eq!(marked, required, "{schema}");
             assert_eq!(schema["additionalProperties"], false, "{schema}");
         }
+    }
+
+    /// `openapi()` itself stops in debug builds on a name defined twice differently; this
+    /// also pins the case that once slipped through: the secret value of a request body is a
+    /// string, not the backend config's widened scalar.
+    #[test]
+    fn a_secret_value_in_a_request_is_a_string() {
+        let document = openapi();
+        let path = "/api/project/{project_name}/secrets/create_or_update";
+        let body = &document["paths"][path]["post"]["requestBody"]["content"]["application/json"];
+        let name = body["schema"]["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+        let model = &document["components"]["schemas"][name];
+        assert_eq!(model["properties"]["value"]["type"], "string", "{model}");
     }
 
     #[test]

@@ -128,8 +128,10 @@ async fn get(
 #[serde(deny_unknown_fields)]
 pub struct PutSecretRequest {
     pub name: String,
-    /// Read straight into a [`dstack_core::Secret`], so that not even this request's `Debug`
-    /// shows it.
+    // Read straight into a `Secret`, so that not even this request's `Debug` shows it. Its
+    // schema is a plain string: the shared `Secret` definition is the backend config's,
+    // widened to the scalars config files may hold.
+    #[schemars(with = "String")]
     pub value: dstack_core::Secret,
 }
 
