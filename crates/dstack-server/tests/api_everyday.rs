@@ -333,6 +333,61 @@ async fn secrets_are_encrypted_and_shown_only_to_managers() {
     server.stop().await;
 }
 
+/// Made by `ssh-keygen -t ed25519 -C alice@laptop`; `ssh-keygen -l` printed the fingerprint.
+const ALICE_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILPvPaP6CVcZIUcSRdXQ+8UvwTNNprtlbggP95cmEJJM alice@laptop";
+const ALICE_FINGERPRINT: &str = "SHA256:g6jUbB0Cr5Dew9hjNE9XNvsUvK/Ey+RJ+HXTgN4VSbo";
+
+/// dstack's `services/public_keys.py`: each user manages their own keys.
+#[tokio::test]
+async fn users_manage_their_own_public_keys() {
+    on_every_database(|server| async move {
+        let path = |call: &str| format!("/api/users/public_keys/{call}");
+        let alice = user(&server, "alice", json!({})).await;
+        let bob = user(&server, "bob", json!({})).await;
+        let added = server.post(&path("add"), &alice, &json!({"key": format!("{ALICE_KEY}\n")})).await;
+        assert_eq!(added.status, 200, "{}", added.body);
+        let first = added.json();
+        assert_eq!(
+            (&first["name"], &first["type"], &first["fingerprint"]),
+            (&json!("alice@laptop"), &json!("ssh-ed25519"), &json!(ALICE_FINGERPRINT))
+        );
+        assert!(first["added_at"].as_str().unwrap().ends_with('Z'), "{first}");
+
+        // The same key twice is refused; another user may add it; a second key comes first.
+        let again = server.post(&path("add"), &alice, &json!({"key": ALICE_KEY, "name": "x"})).await;
+        assert_eq!((again.status, again.json()["detail"][0]["code"].clone()), (400, json!("resource_exists")));
+        let bobs = server.post(&path("add"), &bob, &json!({"key": ALICE_KEY})).await;
+        assert_eq!(bobs.status, 200, "{}", bobs.body);
+        let own_key = server.post("/api/users/get_my_user", &alice, &Value::Null).await.json();
+        let own_key = own_key["ssh_public_key"].as_str().unwrap().to_owned();
+        let second = server.post(&path("add"), &alice, &json!({"key": own_key, "name": "dstack"})).await;
+        assert_eq!(second.json()["name"], "dstack", "{}", second.body);
+        let listed = server.post(&path("list"), &alice, &Value::Null).await.json();
+        let names: Vec<&str> = listed.as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["dstack", "alice@laptop"]);
+
+        // dstack's reasons for keys it refuses.
+        let invalid = server.post(&path("add"), &alice, &json!({"key": "ssh-ed25519 AAAA"})).await;
+        assert_eq!((invalid.status, msg(&invalid)), (400, "Invalid public key, must be in OpenSSH public key format".into()));
+        let dss = server.post(&path("add"), &alice, &json!({"key": "ssh-dss AAAAB3NzaC1kc3M="})).await;
+        assert_eq!(msg(&dss), "Unsupported key type: ssh-dss");
+
+        // Deleting passes over ids that are not the caller's; a non-UUID is a 422.
+        let ids = json!({"ids": [first["id"], bobs.json()["id"], "6f1a8cbe-3c70-4bb8-9d5c-1a2b3c4d5e6f"]});
+        assert_eq!(server.post(&path("delete"), &alice, &ids).await.status, 200);
+        let listed = server.post(&path("list"), &alice, &Value::Null).await.json();
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+        let bob_listed = server.post(&path("list"), &bob, &Value::Null).await.json();
+        assert_eq!(bob_listed[0]["fingerprint"], ALICE_FINGERPRINT, "{bob_listed}");
+        let not_uuid = server.post(&path("delete"), &bob, &json!({"ids": ["x"]})).await;
+        assert_eq!((not_uuid.status, not_uuid.json()["detail"][0]["type"].clone()), (422, json!("uuid_parsing")));
+        assert_eq!(server.post(&path("list"), "wrong", &Value::Null).await.status, 403);
+        server
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn features_not_built_yet_answer_truthfully() {
     let server = TestServer::start(None, None).await;

@@ -1,7 +1,8 @@
 //! dstack's own web UI against the real `dstack-server` binary, in a real browser: Debian's
 //! Chromium driven by playwright-core (`tests/browser/ui.cjs`) signs in with the admin token,
 //! opens the project's settings, adds a Lambda backend through the YAML editor and sees it
-//! listed. The server's Lambda backend talks to a loopback fake of Lambda's API.
+//! listed, then adds an SSH key on the admin's page and sees its fingerprint. The server's
+//! Lambda backend talks to a loopback fake of Lambda's API.
 //!
 //! `cargo xtask test` installs what this needs and names it: `DSTACK_TEST_UI_DIR` (the bundle,
 //! `cargo xtask ui`), `DSTACK_TEST_CHROMIUM` and `DSTACK_TEST_NODE_MODULES` (`npm ci` of

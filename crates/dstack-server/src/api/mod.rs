@@ -11,6 +11,7 @@ mod members;
 pub mod models;
 pub mod openapi;
 pub mod projects;
+mod public_keys;
 mod route;
 pub mod runs;
 mod secrets;
@@ -51,6 +52,7 @@ pub(crate) fn table() -> route::Api {
         || async { Json(json!([])) },
     );
     users::routes(&mut api);
+    public_keys::routes(&mut api);
     projects::routes(&mut api);
     members::routes(&mut api);
     backends::routes(&mut api);
@@ -92,6 +94,7 @@ pub fn read_body(path: &str, bytes: &[u8]) -> Result<(), ApiError> {
         ("users/refresh_token" | "users/refresh_ssh_key", _) => {
             parse_body::<users::UsernameRequest>(bytes).map(drop)
         }
+        (_, call) if route.starts_with("users/public_keys/") => public_keys::read_body(call, bytes),
         ("users/delete", _) => parse_body::<users::DeleteUsersRequest>(bytes).map(drop),
         ("users/list", _) => parse_body::<users::ListUsersRequest>(bytes).map(drop),
         ("projects/list", _) => parse_body::<projects::ListProjectsRequest>(bytes)?.check(),

@@ -8,6 +8,7 @@
 
 mod backends;
 mod projects;
+mod public_keys;
 mod secrets;
 mod users;
 
@@ -21,6 +22,7 @@ use sqlx::Row;
 
 pub use self::backends::{BackendRow, BackendWrite};
 pub use self::projects::{ListedProject, Member, Project, ProjectRole};
+pub use self::public_keys::PublicKeyRow;
 pub use self::secrets::SecretRow;
 pub use self::users::{GlobalRole, PublicUser, User};
 use crate::db::{Db, DbError};

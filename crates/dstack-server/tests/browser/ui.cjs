@@ -1,6 +1,7 @@
 // dstack's web UI in Debian's Chromium, driven by playwright-core, against a running
 // dstack-server: sign in with the admin token, open the project's settings, add a backend
-// through the YAML editor, and see it listed. Run by tests/browser_ui.rs, which starts the
+// through the YAML editor, and see it listed; then add an SSH key on the admin's page and see
+// it listed with its fingerprint. Run by tests/browser_ui.rs, which starts the
 // server and reads the exit code; on failure a screenshot is written to $DSTACK_UI_SCREENSHOT.
 //
 // Only loopback is reached: every other request (the page's Google Fonts) is aborted, so the
@@ -17,6 +18,10 @@ const backendYaml = process.env.DSTACK_UI_BACKEND_YAML;
 const backendType = process.env.DSTACK_UI_BACKEND_TYPE;
 const screenshot = process.env.DSTACK_UI_SCREENSHOT;
 const STEP_MS = 30_000;
+/** Made by `ssh-keygen -t ed25519 -C alice@laptop`; `ssh-keygen -l` printed the fingerprint. */
+const SSH_KEY =
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILPvPaP6CVcZIUcSRdXQ+8UvwTNNprtlbggP95cmEJJM alice@laptop';
+const SSH_KEY_FINGERPRINT = 'SHA256:g6jUbB0Cr5Dew9hjNE9XNvsUvK/Ey+RJ+HXTgN4VSbo';
 
 /** Every API call the UI made, for the report when something fails. */
 const calls = [];
@@ -62,6 +67,18 @@ async function main(page) {
   await page.waitForURL((url) => url.pathname === `/projects/${project}`);
   await page.getByRole('heading', { name: 'Backends' }).waitFor();
   await page.getByRole('cell', { name: backendType, exact: true }).first().waitFor();
+
+  step("add an SSH key on the admin's page");
+  await page.goto(`${base}/users/admin`);
+  await page.getByText("You haven't added any SSH keys yet.").waitFor();
+  await page.getByRole('button', { name: 'Add', exact: true }).first().click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByPlaceholder('ssh-ed25519 AAAA...').fill(SSH_KEY);
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+
+  step('the key is listed with its name and fingerprint');
+  await page.getByRole('cell', { name: 'alice@laptop', exact: true }).waitFor();
+  await page.getByText(SSH_KEY_FINGERPRINT, { exact: true }).waitFor();
 }
 
 (async () => {
