@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, new_id, now_micros};
+use super::{Result, Store, new_id, now_micros};
 use crate::ssh::UserPublicKey;
 
 /// A user's public key, as listed.
@@ -40,7 +40,7 @@ impl Store {
         rows.iter().map(public_key_from_row).collect()
     }
 
-    /// Adds a key under `name`; [`StoreError::Exists`] when the user has one with the same
+    /// Adds a key under `name`; [`super::StoreError::Exists`] when the user has one with the same
     /// fingerprint.
     pub async fn add_public_key(
         &self,
@@ -55,7 +55,7 @@ impl Store {
             fingerprint: key.fingerprint.clone(),
             created_at: now_micros(),
         };
-        let done = sqlx::query(
+        sqlx::query(
             "INSERT INTO user_public_keys (id, user_id, name, type, fingerprint, key, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -68,7 +68,7 @@ impl Store {
         .bind(row.created_at)
         .execute(&self.db.pool)
         .await?;
-        if done.rows_affected() == 1 { Ok(row) } else { Err(StoreError::Gone) }
+        Ok(row)
     }
 
     /// Deletes those of the user's keys whose ids are given (others' keys and unknown ids are
