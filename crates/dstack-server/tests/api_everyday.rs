@@ -423,3 +423,39 @@ async fn features_not_built_yet_answer_truthfully() {
     assert_eq!((health.status, health.body.as_str()), (200, r#"{"status":"running"}"#));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn client_versions_are_checked_as_dstack_checks_them() {
+    let server = TestServer::start(None, None).await;
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let with_version = |version: &'static str| {
+        let auth = auth.clone();
+        let server = &server;
+        async move {
+            let headers = [("Authorization", auth.as_str()), ("X-API-VERSION", version)];
+            server.request("POST", "/api/users/get_my_user", &headers, "").await
+        }
+    };
+    // A newer patch release, an older release and a development build are served.
+    for version in ["0.22.9", "0.21.3", "latest", "0.0.0.dev0", "v0.22.5rc1"] {
+        assert_eq!(with_version(version).await.status, 200, "{version}");
+    }
+    let newer = with_version("0.23.0rc1").await;
+    assert_eq!(
+        (newer.status, msg(&newer)),
+        (
+            400,
+            "The client/CLI version (0.23.0rc1) is incompatible with the server version (0.22.5)."
+                .to_owned()
+        )
+    );
+    let invalid = with_version("next").await;
+    assert_eq!(
+        (invalid.status, invalid.body.as_str()),
+        (400, r#"{"detail":[{"msg":"Invalid version: next","code":null}]}"#)
+    );
+    // An invalid version is refused outside the API too, as dstack's app-wide check does.
+    let health = server.request("GET", "/healthcheck", &[("X-API-VERSION", "next")], "").await;
+    assert_eq!(health.status, 400);
+    server.stop().await;
+}

@@ -3,6 +3,7 @@
 
 mod absent;
 pub mod backends;
+mod client_version;
 pub mod error;
 pub mod extract;
 mod job_command;
@@ -19,7 +20,6 @@ pub mod users;
 
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
-        .layer(axum::middleware::from_fn(check_client_version))
+        .layer(axum::middleware::from_fn(client_version::check))
         .layer(axum::extract::DefaultBodyLimit::max(state.settings.http.max_body_bytes))
         .with_state(state)
 }
@@ -121,37 +121,6 @@ pub fn read_body(path: &str, bytes: &[u8]) -> Result<(), ApiError> {
         (_, "get_plan") => runs::read_plan(&json_value(bytes)?, Some(false)).map(drop),
         (_, "list") => runs::read_plan(&json_value(bytes)?, None).map(drop),
         _ => Err(ApiError::NotFound),
-    }
-}
-
-/// dstack refuses clients newer than the server.
-async fn check_client_version(request: Request, next: Next) -> Response {
-    let client =
-        request.headers().get("x-api-version").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if let Some(client) = client
-        && request.uri().path().starts_with("/api/")
-        && is_newer(&client, DSTACK_VERSION)
-    {
-        return ApiError::client(format!(
-            "The client/CLI version ({client}) is incompatible with the server version \
-                 ({DSTACK_VERSION})."
-        ))
-        .into_response();
-    }
-    next.run(request).await
-}
-
-/// Compares dotted versions numerically (`0.22.10` > `0.22.5`); anything unparsable is not
-/// newer.
-fn is_newer(client: &str, server: &str) -> bool {
-    fn parts(v: &str) -> Option<Vec<u64>> {
-        v.split('.')
-            .map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok())
-            .collect()
-    }
-    match (parts(client), parts(server)) {
-        (Some(c), Some(s)) => c > s,
-        _ => false,
     }
 }
 
@@ -276,14 +245,5 @@ mod tests {
         assert!(refused("/api/project/main/secrets/create_or_update", r#"{"name": "a"}"#));
         assert!(!refused("/api/project/main/secrets/delete", r#"{"secrets_names": []}"#));
         assert!(!refused("/api/projects/main/update", r#"{"is_public": true}"#));
-    }
-
-    #[test]
-    fn version_comparison() {
-        assert!(super::is_newer("0.99.0", "0.22.5"));
-        assert!(super::is_newer("0.22.10", "0.22.5"));
-        assert!(!super::is_newer("0.10.0", "0.22.5"));
-        assert!(!super::is_newer("0.22.5", "0.22.5"));
-        assert!(!super::is_newer("latest", "0.22.5"));
     }
 }
