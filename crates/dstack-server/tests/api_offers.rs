@@ -27,9 +27,12 @@ fn plan_request(resources: Value, spot_policy: Option<&str>) -> Value {
 async fn a_failing_backend_does_not_hide_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let spot_a100 = "gpu_1x_a100,us-east-1,0.60,30,200.0,1,A100,40.0,True,512.0,nvidia,,x86,{}";
-    let rows = [fixtures::LAMBDA_ROWS[1], spot_a100, fixtures::LAMBDA_ROWS[0]];
+    let arm_gh200 = "gpu_1x_gh200,us-east-1,1.49,64,432.0,1,GH200,96.0,False,4000.0,nvidia,,arm,{}";
+    let rows = [fixtures::LAMBDA_ROWS[1], spot_a100, fixtures::LAMBDA_ROWS[0], arm_gh200];
     fixtures::write_catalog(dir.path(), "lambdalabs", &rows);
-    let lambda = fixtures::fake_lambda(&["GOOD"], &[("gpu_1x_a100", &["us-east-1"])]).await;
+    let capacity: &[(&str, &[&str])] =
+        &[("gpu_1x_a100", &["us-east-1"]), ("gpu_1x_gh200", &["us-east-1"])];
+    let lambda = fixtures::fake_lambda(&["GOOD"], capacity).await;
     let mut registry = common::registry_with_lambda(lambda.url(), dir.path());
     // The fake configurator's backends cannot be built: this backend fails to list offers.
     registry.register_configurator(Arc::new(dstack_testkit::FakeConfigurator::new(
@@ -94,8 +97,37 @@ async fn a_failing_backend_does_not_hide_the_others() {
         )
         .await
         .json();
+    // dstack's own image has no ARM build: the GH200 (ARM) is not offered, and the job asks
+    // for x86 while the effective configuration keeps the architecture unset.
     assert_eq!(capped["job_plans"][0]["total_offers"], 3);
     assert_eq!(capped["job_plans"][0]["offers"].as_array().unwrap().len(), 1);
+    let job_cpu = &capped["job_plans"][0]["job_spec"]["requirements"]["resources"]["cpu"];
+    assert_eq!(job_cpu["arch"], "x86");
+    assert_eq!(
+        capped["effective_run_spec"]["configuration"]["resources"]["cpu"]["arch"],
+        Value::Null
+    );
+    // The offers-only image (what `dstack offer` sends) leaves every architecture in.
+    let mut offers_only = plan_request(json!({"gpu": "0.."}), Some("auto"));
+    offers_only["run_spec"]["configuration"]["image"] = json!("scratch");
+    offers_only["run_spec"]["configuration"].as_object_mut().unwrap().remove("commands");
+    let every_arch =
+        server.post("/api/project/main/runs/get_plan", ADMIN_TOKEN, &offers_only).await.json();
+    assert_eq!(every_arch["job_plans"][0]["total_offers"], 4, "{every_arch}");
+    assert_eq!(every_arch["job_plans"][0]["job_spec"]["commands"], json!([":"]));
+
+    // A dev environment idles after its IDE's setup, cloning the whole repo.
+    let dev = json!({"run_spec": {
+        "run_name": "quiet-fox",
+        "configuration": {"type": "dev-environment", "ide": "cursor", "version": "1.7"},
+    }});
+    let dev = server.post("/api/project/main/runs/get_plan", ADMIN_TOKEN, &dev).await.json();
+    let dev_spec = &dev["job_plans"][0]["job_spec"];
+    let script = dev_spec["commands"][3].as_str().unwrap();
+    assert!(script.contains("cursor-server --install-extension"), "{script}");
+    assert!(script.contains("cursor://vscode-remote/ssh-remote+quiet-fox"), "{script}");
+    assert!(script.ends_with("&& tail -f /dev/null"), "{script}");
+    assert_eq!(dev_spec["single_branch"], false);
 
     // Bad requirements: a 422 naming the field.
     let bad = server

@@ -5,6 +5,9 @@
 
 use serde_json::{Map, Value};
 
+use super::error::ApiError;
+use super::ide;
+
 /// dstack 0.22.5's base image (`version.docker_base_image`, Ubuntu 24.04).
 const BASE_IMAGE: &str = "dstackai/base";
 const BASE_IMAGE_VERSION: &str = "0.16";
@@ -89,10 +92,18 @@ fn join(commands: Vec<String>) -> String {
         .join(" && ")
 }
 
+/// The image that stands for "offers only": no registry lookup, no architecture, `:` to run.
+pub const OFFERS_ONLY_IMAGE: &str = "scratch";
+
 /// The job's command line: an `entrypoint` (split like a shell) followed by `commands`, or
-/// the shell running the bootstrap and `commands`. `None` when there is nothing to run
-/// without reading the image's own config (a custom image without commands).
-pub fn commands(configuration: &Map<String, Value>) -> Option<Vec<String>> {
+/// the shell running the bootstrap and the run's shell commands (a dev environment's are
+/// [`ide::dev_environment_commands`]). A custom image with nothing to run gets its own
+/// entrypoint, which only its registry knows; this server does not read registries yet, so
+/// its command line is left empty.
+pub fn commands(
+    configuration: &Map<String, Value>,
+    run_name: &str,
+) -> Result<Vec<String>, ApiError> {
     let given: Vec<String> = configuration
         .get("commands")
         .and_then(Value::as_array)
@@ -103,14 +114,20 @@ pub fn commands(configuration: &Map<String, Value>) -> Option<Vec<String>> {
     if let Some(entrypoint) = text(configuration, "entrypoint") {
         let mut line = shlex::split(entrypoint).unwrap_or_default();
         line.extend(given);
-        return Some(line);
+        return Ok(line);
     }
-    if given.is_empty() {
-        return None;
+    let shell_commands = if text(configuration, "type") == Some("dev-environment") {
+        ide::dev_environment_commands(configuration, run_name)?
+    } else {
+        given
+    };
+    if shell_commands.is_empty() {
+        let offers_only = text(configuration, "image") == Some(OFFERS_ONLY_IMAGE);
+        return Ok(if offers_only { vec![":".to_owned()] } else { Vec::new() });
     }
     let mut script = bootstrap(configuration);
-    script.extend(given);
-    Some(vec![shell(configuration), "-i".to_owned(), "-c".to_owned(), join(script)])
+    script.extend(shell_commands);
+    Ok(vec![shell(configuration), "-i".to_owned(), "-c".to_owned(), join(script)])
 }
 
 #[cfg(test)]
@@ -123,32 +140,49 @@ mod tests {
         value.as_object().unwrap().clone()
     }
 
+    fn line(configuration: &Map<String, Value>) -> Option<Vec<String>> {
+        commands(configuration, "dry-run").ok()
+    }
+
     #[test]
     fn dstacks_image_runs_bash_with_the_venv_bootstrap() {
         let task = config(json!({"type": "task", "commands": ["python train.py", "sleep 5 &"]}));
         assert_eq!(image_name(&task), "dstackai/base:0.16-base-ubuntu24.04");
-        let line = commands(&task).unwrap();
-        assert_eq!(line[..3], ["/bin/bash", "-i", "-c"]);
-        assert!(line[3].starts_with("eval $(echo 'export DSTACK_VENV_DIR=/dstack/venv'"));
-        assert!(line[3].contains("uv venv -q --prompt dstack -p 3.12 --seed"));
-        assert!(line[3].ends_with("&& python train.py && { sleep 5 & }"), "{}", line[3]);
+        let task_line = line(&task).unwrap();
+        assert_eq!(task_line[..3], ["/bin/bash", "-i", "-c"]);
+        assert!(task_line[3].starts_with("eval $(echo 'export DSTACK_VENV_DIR=/dstack/venv'"));
+        assert!(task_line[3].contains("uv venv -q --prompt dstack -p 3.12 --seed"));
+        assert!(task_line[3].ends_with("&& python train.py && { sleep 5 & }"), "{}", task_line[3]);
         let nvcc = config(json!({"nvcc": true, "python": "3.10", "commands": ["x"]}));
         assert_eq!(image_name(&nvcc), "dstackai/base:0.16-devel-ubuntu24.04");
-        assert!(commands(&nvcc).unwrap()[3].contains("-p 3.10 "));
+        assert!(line(&nvcc).unwrap()[3].contains("-p 3.10 "));
     }
 
     #[test]
     fn custom_images_run_sh_without_bootstrap() {
         let task = config(json!({"image": "ubuntu", "commands": ["echo hi"]}));
-        assert_eq!(commands(&task).unwrap(), ["/bin/sh", "-i", "-c", "echo hi"]);
+        assert_eq!(line(&task).unwrap(), ["/bin/sh", "-i", "-c", "echo hi"]);
         let zsh = config(json!({"image": "ubuntu", "shell": "zsh", "commands": ["x"]}));
-        assert_eq!(commands(&zsh).unwrap()[0], "/bin/zsh");
+        assert_eq!(line(&zsh).unwrap()[0], "/bin/zsh");
         let entry =
             config(json!({"image": "u", "entrypoint": "python -m 'a b'", "commands": ["c"]}));
-        assert_eq!(commands(&entry).unwrap(), ["python", "-m", "a b", "c"]);
-        assert_eq!(commands(&config(json!({"image": "u"}))), None);
+        assert_eq!(line(&entry).unwrap(), ["python", "-m", "a b", "c"]);
+        assert!(line(&config(json!({"image": "u"}))).unwrap().is_empty());
+        assert_eq!(line(&config(json!({"image": "scratch"}))).unwrap(), [":"]);
         let dind = config(json!({"docker": true, "commands": ["docker ps"]}));
         assert_eq!(image_name(&dind), "dstackai/dind");
-        assert_eq!(commands(&dind).unwrap()[3], "start-dockerd && docker ps");
+        assert_eq!(line(&dind).unwrap()[3], "start-dockerd && docker ps");
+    }
+
+    #[test]
+    fn dev_environments_run_their_ide_setup_in_the_bootstrapped_shell() {
+        let dev = config(json!({"type": "dev-environment", "ide": "vscode", "init": ["ls"]}));
+        let dev_line = line(&dev).unwrap();
+        assert_eq!(dev_line[..3], ["/bin/bash", "-i", "-c"]);
+        assert!(dev_line[3].contains("uv venv -q --prompt dstack"));
+        assert!(dev_line[3].contains("&& ls && echo 'To open in VS Code, use link below:'"));
+        assert!(dev_line[3].ends_with("&& tail -f /dev/null"), "{}", dev_line[3]);
+        let unsupported = config(json!({"type": "dev-environment", "ide": "emacs"}));
+        assert!(commands(&unsupported, "x").is_err());
     }
 }

@@ -6,6 +6,7 @@ pub mod backends;
 mod client_version;
 pub mod error;
 pub mod extract;
+mod ide;
 mod job_command;
 mod listing;
 mod members;

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use dstack_catalog::accelerators;
 use dstack_core::config::load::from_json;
-use dstack_core::offers::InstanceOfferWithAvailability;
+use dstack_core::offers::{CpuArchitecture, InstanceOfferWithAvailability};
 use dstack_core::resources::{Requirements, ResourcesSpec};
 use serde_json::{Map, Value, json};
 
@@ -54,6 +54,9 @@ pub fn routes(api: &mut Api) {
 /// The parts of a request's `run_spec` that decide offers.
 pub(crate) struct Asked {
     run_spec: Map<String, Value>,
+    /// The configuration's resources with dstack's model defaults (the effective run spec's).
+    configured: ResourcesSpec,
+    /// What the job asks of offers: `configured` with the CPU architecture its image needs.
     requirements: Requirements,
 }
 
@@ -95,16 +98,29 @@ fn asked(body: &Value, default_spot: Option<bool>) -> Result<Asked, ApiError> {
         _ => default_spot,
     };
     let max_price = setting("max_price").and_then(|v| v.as_f64());
+    let configured = effective_resources(resources);
     Ok(Asked {
         run_spec,
         requirements: Requirements {
-            resources: effective_resources(resources),
+            resources: job_resources(&configured, &configuration),
             max_price,
             spot,
             reservation: setting("reservation").and_then(|v| v.as_str().map(str::to_owned)),
             multinode: Some(false),
         },
+        configured,
     })
+}
+
+/// dstack's job requirements: an unset CPU architecture is x86 for dstack's own images (they
+/// have no ARM build), unset for the offers-only image. A custom image's architectures are in
+/// its registry, which this server does not read yet, so there it stays unset (any).
+fn job_resources(configured: &ResourcesSpec, configuration: &Value) -> ResourcesSpec {
+    let mut resources = configured.clone();
+    if resources.cpu.arch.is_none() && configuration.get("image").is_none_or(Value::is_null) {
+        resources.cpu.arch = Some(CpuArchitecture::X86);
+    }
+    resources
 }
 
 /// dstack fills the GPU vendor from the GPU names when it is not given.
@@ -143,7 +159,7 @@ fn with_defaults(run_spec: &Map<String, Value>) -> Map<String, Value> {
 
 fn effective_run_spec(
     run_spec: &Map<String, Value>,
-    requirements: &Requirements,
+    configured: &ResourcesSpec,
     user: &User,
 ) -> Value {
     let mut effective = run_spec.clone();
@@ -157,13 +173,13 @@ fn effective_run_spec(
     fill(&mut effective, "ssh_key_pub", json!(user.ssh_public_key));
     if let Some(Value::Object(configuration)) = effective.get_mut("configuration") {
         fill(configuration, "priority", json!(0));
-        configuration.insert("resources".into(), json!(requirements.resources));
+        configuration.insert("resources".into(), json!(configured));
     }
     Value::Object(effective)
 }
 
 /// The plan's job, as dstack describes a dry run's first job.
-fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value {
+fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Result<Value, ApiError> {
     let configuration = run_spec.get("configuration").cloned().unwrap_or(Value::Null);
     let get = |key: &str, default: Value| {
         configuration.get(key).filter(|v| !v.is_null()).cloned().unwrap_or(default)
@@ -171,7 +187,8 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
     let run_name = run_spec.get("run_name").and_then(Value::as_str).unwrap_or("dry-run");
     let empty = Map::new();
     let configuration_map = configuration.as_object().unwrap_or(&empty);
-    json!({
+    let is_dev_environment = configuration["type"] == json!("dev-environment");
+    Ok(json!({
         "replica_num": 0,
         "job_num": 0,
         "job_name": format!("{run_name}-0-0"),
@@ -179,13 +196,13 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
         "replica_group": "0",
         "app_specs": [],
         "user": configuration_map.get("user").and_then(Value::as_str).map(unix_user),
-        "commands": job_command::commands(configuration_map).unwrap_or_default(),
+        "commands": job_command::commands(configuration_map, run_name)?,
         "env": get("env", json!({})),
         "home_dir": get("home_dir", json!("/root")),
         "image_name": job_command::image_name(configuration_map),
         "privileged": configuration_map.get("docker") == Some(&json!(true))
             || get("privileged", json!(false)) == json!(true),
-        "single_branch": true,
+        "single_branch": get("single_branch", json!(!is_dev_environment)),
         "max_duration": null,
         "stop_duration": 300,
         "utilization_policy": null,
@@ -212,7 +229,7 @@ fn job_spec(run_spec: &Map<String, Value>, requirements: &Requirements) -> Value
         "node_group_index": 0,
         "node_group_name": "0",
         "node_group_job_index": 0,
-    })
+    }))
 }
 
 /// dstack's `UnixUser.parse`: `user[:group]`, each a name or a numeric id.
@@ -304,9 +321,9 @@ async fn get_plan(
         "project_name": project.name,
         "user": me.name,
         "run_spec": run_spec,
-        "effective_run_spec": effective_run_spec(&run_spec, &asked.requirements, &me),
+        "effective_run_spec": effective_run_spec(&run_spec, &asked.configured, &me),
         "job_plans": [{
-            "job_spec": job_spec(&run_spec, &asked.requirements),
+            "job_spec": job_spec(&run_spec, &asked.requirements)?,
             "offers": offers,
             "total_offers": total_offers,
             "max_price": max_price,
