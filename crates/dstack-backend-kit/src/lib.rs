@@ -8,9 +8,13 @@
 //!   instance with timeouts and keep-alive, retries with backoff and jitter that honour
 //!   `Retry-After`, HTTP status → [`dstack_core::ErrorKind`] with a hook for the provider's
 //!   error body, and errors that never carry a secret.
+//! - [`Cached`]: what a backend fetched kept for a time to live, one fetch at a time — the
+//!   180 s offer cache dstack gives every backend.
 
+mod cache;
 mod context;
 pub mod http;
 
+pub use cache::{Cached, OFFERS_TTL};
 pub use context::{BackendContext, Endpoints};
 pub use http::{Auth, HttpSettings, ProviderError, RestClient};

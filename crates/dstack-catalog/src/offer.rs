@@ -116,6 +116,29 @@ pub async fn catalog_offers(
         .collect()
 }
 
+/// [`catalog_offers`] for items a backend fetched itself (an online provider's, such as
+/// DigitalOcean's sizes): those meeting `requirements`, in `locations` when given, cheapest
+/// first as gpuhunt orders them, with the disk chosen from `configurable_disk`.
+pub fn items_offers<'a>(
+    items: impl IntoIterator<Item = &'a CatalogItem>,
+    backend: BackendType,
+    locations: Option<&[String]>,
+    requirements: &Requirements,
+    configurable_disk: &Range<Memory>,
+) -> Vec<InstanceOffer> {
+    let filter = query_filter(requirements, false);
+    let mut matching: Vec<&CatalogItem> = items
+        .into_iter()
+        .filter(|item| filter.matches(item))
+        .filter(|item| locations.is_none_or(|l| l.contains(&item.location)))
+        .collect();
+    matching.sort_by(|a, b| a.price.total_cmp(&b.price));
+    matching
+        .into_iter()
+        .filter_map(|item| to_offer(backend, item, Some(requirements), configurable_disk))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

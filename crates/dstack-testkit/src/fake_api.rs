@@ -1,6 +1,8 @@
 //! A provider's REST API on a loopback port, for backend tests: scripted routes in the
 //! provider's own shapes, an auth check, a record of every request, and faults on demand
-//! (429 or 5xx for the next N calls). A backend's test writes only the shapes.
+//! (429 or 5xx for the next N calls). A backend's test writes only the shapes; with the
+//! provider's published description ([`crate::openapi::Spec`]) every request and answer is
+//! also held to it.
 //!
 //! ```ignore
 //! let api = FakeApi::builder()
@@ -19,6 +21,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+use crate::openapi::Spec;
 
 /// An answer of the fake.
 #[derive(Debug, Clone)]
@@ -80,6 +84,8 @@ struct Shared {
     routes: Vec<Route>,
     requests: Mutex<Vec<Recorded>>,
     faults: Mutex<VecDeque<Fault>>,
+    spec: Option<Spec>,
+    violations: Mutex<Vec<String>>,
 }
 
 /// Builds a [`FakeApi`].
@@ -119,6 +125,14 @@ impl FakeApiBuilder {
     /// The answer to a request without valid credentials (default: 401, `{}`).
     pub fn unauthorized(mut self, reply: Reply) -> Self {
         self.shared.unauthorized = reply;
+        self
+    }
+
+    /// Holds every request and answer to the provider's published description (`None`
+    /// where this checkout has none: unchecked). A request that does not fit gets 400 with
+    /// the reason; every misfit is kept for [`FakeApi::violations`].
+    pub fn openapi(mut self, spec: Option<Spec>) -> Self {
+        self.shared.spec = spec;
         self
     }
 
@@ -190,6 +204,8 @@ impl FakeApi {
                 routes: Vec::new(),
                 requests: Mutex::new(Vec::new()),
                 faults: Mutex::new(VecDeque::new()),
+                spec: None,
+                violations: Mutex::new(Vec::new()),
             },
         }
     }
@@ -202,6 +218,12 @@ impl FakeApi {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Requests and answers that did not fit the provider's description, with the reason.
+    /// A test ends with `assert_eq!(api.violations(), Vec::<String>::new())`.
+    pub fn violations(&self) -> Vec<String> {
+        self.shared.violations.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The next `count` requests get `status` (with `Retry-After: seconds` when given),
@@ -283,11 +305,29 @@ fn answer(shared: &Shared, method: Method, uri: Uri, headers: HeaderMap, body: B
                 return shared.unauthorized.clone();
             }
         }
+        if let Some(spec) = &shared.spec
+            && let Err(violation) = spec.check_request(
+                method.as_str(),
+                &recorded.path,
+                recorded.query.as_deref(),
+                &recorded.body,
+            )
+        {
+            shared.violations.lock().unwrap_or_else(|e| e.into_inner()).push(violation.clone());
+            return Reply::status(400, json!({"error": violation}));
+        }
         let path = segments(&path);
         for route in &shared.routes {
             if let Some(params) = matches(route, &method, &path) {
                 recorded.params = params;
-                return (route.handler)(&recorded);
+                let reply = (route.handler)(&recorded);
+                if let Some(spec) = &shared.spec
+                    && let Err(violation) =
+                        spec.check_response(method.as_str(), &recorded.path, reply.status, &reply.body)
+                {
+                    shared.violations.lock().unwrap_or_else(|e| e.into_inner()).push(violation);
+                }
+                return reply;
             }
         }
         Reply::status(404, json!({"error": format!("no route for {method} {}", recorded.path)}))

@@ -4,13 +4,18 @@
 //!   each backend's tests run it against the backend's emulator or fake.
 //! - [`FakeApi`]: a provider's REST API on loopback — scripted routes, auth, a request log,
 //!   faults on demand.
+//! - [`fakes`]: stateful fakes of the providers whose clouds cannot run here.
+//! - [`openapi::Spec`]: a provider's published API description, which a fake's requests and
+//!   answers are held to.
 //! - [`FakeConfigurator`]: a configurator with scripted checks, for the server's own tests.
 //! - [`fixtures`]: what many tests need alike (an instance configuration, catalog files).
 
 pub mod conformance;
+pub mod fakes;
 mod fake_api;
 mod fake_configurator;
 pub mod fixtures;
+pub mod openapi;
 
 pub use fake_api::{FakeApi, FakeApiBuilder, Recorded, Reply};
 pub use fake_configurator::FakeConfigurator;

@@ -1,0 +1,1 @@
+//! A stateful fake of the cloudrift API (filled in by the cloudrift backend's work).

@@ -1,0 +1,1 @@
+//! A stateful fake of the verda API (filled in by the verda backend's work).
