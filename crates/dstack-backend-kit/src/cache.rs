@@ -77,9 +77,7 @@ mod tests {
     #[tokio::test]
     async fn fetches_once_per_ttl_and_not_after_a_failure() {
         let calls = AtomicU32::new(0);
-        let fetch = || async {
-            Ok::<_, BackendError>(calls.fetch_add(1, Ordering::SeqCst) + 1)
-        };
+        let fetch = || async { Ok::<_, BackendError>(calls.fetch_add(1, Ordering::SeqCst) + 1) };
         let cached = Cached::new(Duration::from_secs(60));
         let (a, b) = tokio::join!(cached.get(fetch), cached.get(fetch));
         assert_eq!((*a.unwrap(), *b.unwrap()), (1, 1), "two callers, one fetch");

@@ -3,9 +3,13 @@
 //! placeholders, against sqlx's `Any` driver; migrations are embedded, one set per database.
 
 use std::path::Path;
+use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
+
+/// dstack's `DSTACK_DB_COMMAND_TIMEOUT` default.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which database a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +71,12 @@ impl Db {
     /// opening one SQLite file at the same moment take turns (a lock on its directory); an
     /// empty or unreadable file is refused, never replaced.
     pub async fn open(url: &str) -> Result<Db, DbError> {
+        Self::open_with(url, Some(DEFAULT_COMMAND_TIMEOUT)).await
+    }
+
+    /// [`Db::open`], with PostgreSQL statements cancelled after `command_timeout` (`None`:
+    /// never). SQLite has no such bound; its statements are local.
+    pub async fn open_with(url: &str, command_timeout: Option<Duration>) -> Result<Db, DbError> {
         install_default_drivers();
         let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             DbKind::Postgres
@@ -77,7 +87,7 @@ impl Db {
         };
         let sqlite_file = if kind == DbKind::Sqlite { sqlite_path(url) } else { None };
         let Some(file) = sqlite_file else {
-            return Self::connect(url, kind, None).await;
+            return Self::connect(url, kind, None, command_timeout).await;
         };
         let file = std::path::PathBuf::from(file);
         let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -87,7 +97,7 @@ impl Db {
         if std::fs::metadata(&file).is_ok_and(|m| m.len() == 0) {
             return Err(DbError::Empty(file.display().to_string()));
         }
-        Self::connect(url, kind, Some(dir.to_owned())).await.map_err(|err| match err {
+        Self::connect(url, kind, Some(dir.to_owned()), None).await.map_err(|err| match err {
             DbError::Sqlx(err) | DbError::Migrate(sqlx::migrate::MigrateError::Execute(err))
                 if is_unreadable(&err) =>
             {
@@ -101,9 +111,21 @@ impl Db {
         url: &str,
         kind: DbKind,
         sqlite_dir: Option<std::path::PathBuf>,
+        command_timeout: Option<Duration>,
     ) -> Result<Db, DbError> {
         let max_connections = if kind == DbKind::Sqlite { 4 } else { 10 };
-        let pool = AnyPoolOptions::new().max_connections(max_connections).connect(url).await?;
+        let mut options = AnyPoolOptions::new().max_connections(max_connections);
+        if let (DbKind::Postgres, Some(timeout)) = (kind, command_timeout) {
+            // asyncpg's `command_timeout` in dstack; here the database enforces it.
+            let millis = timeout.as_millis().max(1);
+            options = options.after_connect(move |conn, _| {
+                Box::pin(async move {
+                    let set = format!("SET statement_timeout = {millis}");
+                    sqlx::Executor::execute(conn, sqlx::AssertSqlSafe(set)).await.map(drop)
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
         let db = Db { pool, kind, sqlite_dir };
         if db.has_table("alembic_version").await? {
             return Err(DbError::ForeignSchema(redact_url(url)));

@@ -127,6 +127,14 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
             1,
         );
     }
+    if let Some(value) = env("DSTACK_DB_COMMAND_TIMEOUT") {
+        let seconds: f64 =
+            value.parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0).ok_or_else(|| {
+                format!("DSTACK_DB_COMMAND_TIMEOUT `{value}` is not a number of seconds")
+            })?;
+        // dstack reads 0 as "no timeout".
+        settings.db_command_timeout = (seconds > 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
     settings.host = cli.host.clone().or_else(|| env("DSTACK_SERVER_HOST")).unwrap_or(settings.host);
     settings.port = match (cli.port, env("DSTACK_SERVER_PORT")) {
         (Some(port), _) => port,

@@ -71,7 +71,7 @@ pub async fn start(settings: Settings, mut registry: Registry) -> Result<Started
     registry.set_timeouts(crate::registry::timeouts(&settings));
     let config = read_config(&settings)?;
     let keys = keys_of(config.as_ref());
-    let db = Db::open(&settings.database_url).await?;
+    let db = Db::open_with(&settings.database_url, settings.db_command_timeout).await?;
     let store = Store::new(db.clone(), Keys::default());
     store.check_keys(&keys).await.map_err(|err| StartError::Setup(err.to_string()))?;
     store.set_keys(keys);

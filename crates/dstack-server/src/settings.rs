@@ -22,6 +22,9 @@ pub struct Settings {
     pub server_dir: PathBuf,
     /// `DSTACK_DATABASE_URL`, or the SQLite database under `server_dir`.
     pub database_url: String,
+    /// `DSTACK_DB_COMMAND_TIMEOUT` (default 300 s, `0` off): how long one statement may run
+    /// on PostgreSQL before the database cancels it, as dstack bounds its operations.
+    pub db_command_timeout: Option<Duration>,
     /// `DSTACK_SERVER_ADMIN_TOKEN` or `--token`: sets the admin's token.
     pub admin_token: Option<String>,
     pub config_disabled: bool,
@@ -80,6 +83,7 @@ impl Settings {
             host: "127.0.0.1".to_owned(),
             port: 3000,
             database_url: crate::db::Db::sqlite_url(&server_dir),
+            db_command_timeout: Some(crate::db::DEFAULT_COMMAND_TIMEOUT),
             ui_dir: server_dir.join("ui"),
             server_dir,
             admin_token: None,

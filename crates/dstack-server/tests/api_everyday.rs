@@ -459,3 +459,21 @@ async fn client_versions_are_checked_as_dstack_checks_them() {
     assert_eq!(health.status, 400);
     server.stop().await;
 }
+
+/// `DSTACK_DB_COMMAND_TIMEOUT` as dstack applies it to PostgreSQL (asyncpg's
+/// `command_timeout`): a statement running longer is cancelled; `0` (here `None`) is no bound.
+#[tokio::test]
+async fn postgres_statements_are_bounded_by_the_command_timeout() {
+    use dstack_server::db::Db;
+    use std::time::Duration;
+    let Some(url) = postgres_database().await else {
+        eprintln!("DSTACK_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
+        return;
+    };
+    let bounded = Db::open_with(&url, Some(Duration::from_millis(200))).await.unwrap();
+    let err = sqlx::query("SELECT pg_sleep(3)").execute(&bounded.pool).await.unwrap_err();
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    bounded.pool.close().await;
+    let unbounded = Db::open_with(&url, None).await.unwrap();
+    sqlx::query("SELECT pg_sleep(0.3)").execute(&unbounded.pool).await.unwrap();
+}

@@ -31,17 +31,21 @@ fn cli_home() -> tempfile::TempDir {
     home
 }
 
-fn dstack(cli: &Path, home: &Path, args: &[&str]) -> Output {
-    let output = Command::new(cli)
-        .args(args)
+/// The CLI with `home` as its home and nothing of the caller's dstack environment.
+fn dstack_command(cli: &Path, home: &Path) -> Command {
+    let mut command = Command::new(cli);
+    command
         .env("HOME", home)
         .env("DSTACK_CLI_LOG_LEVEL", "INFO")
         .env("COLUMNS", "200")
         .env_remove("DSTACK_SERVER_URL")
         .env_remove("DSTACK_PROJECT")
-        .env_remove("DSTACK_TOKEN")
-        .output()
-        .unwrap();
+        .env_remove("DSTACK_TOKEN");
+    command
+}
+
+fn dstack(cli: &Path, home: &Path, args: &[&str]) -> Output {
+    let output = dstack_command(cli, home).args(args).output().unwrap();
     eprintln!(
         "$ dstack {}\n{}{}",
         args.join(" "),
@@ -295,16 +299,11 @@ async fn everyday_commands_work_against_the_configured_server() {
     let work = tempfile::tempdir().unwrap();
     let task = work.path().join("task.dstack.yml");
     std::fs::write(&task, "type: task\nname: hello\ncommands:\n- echo hi\n").unwrap();
-    let output = Command::new(&cli)
+    let output = dstack_command(&cli, &home)
         .args(["apply", "-f"])
         .arg(&task)
         .args(["-y", "--no-repo"])
         .current_dir(work.path())
-        .env("HOME", &home)
-        .env("COLUMNS", "200")
-        .env_remove("DSTACK_SERVER_URL")
-        .env_remove("DSTACK_PROJECT")
-        .env_remove("DSTACK_TOKEN")
         .output()
         .unwrap();
     let all = format!(

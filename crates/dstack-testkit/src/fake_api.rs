@@ -322,8 +322,12 @@ fn answer(shared: &Shared, method: Method, uri: Uri, headers: HeaderMap, body: B
                 recorded.params = params;
                 let reply = (route.handler)(&recorded);
                 if let Some(spec) = &shared.spec
-                    && let Err(violation) =
-                        spec.check_response(method.as_str(), &recorded.path, reply.status, &reply.body)
+                    && let Err(violation) = spec.check_response(
+                        method.as_str(),
+                        &recorded.path,
+                        reply.status,
+                        &reply.body,
+                    )
                 {
                     shared.violations.lock().unwrap_or_else(|e| e.into_inner()).push(violation);
                 }

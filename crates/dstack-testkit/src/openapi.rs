@@ -117,19 +117,27 @@ impl Spec {
                 && required
                 && !given.contains(&name)
             {
-                return Err(format!("{method} {path}: the required query parameter `{name}` is missing"));
+                return Err(format!(
+                    "{method} {path}: the required query parameter `{name}` is missing"
+                ));
             }
         }
         let schema = format!("{op}/requestBody/content/application~1json/schema");
         match (self.root.pointer(&schema), body) {
-            (Some(_), body) if !body.is_null() => self.validate(&schema, body, &format!("{method} {path}")),
+            (Some(_), body) if !body.is_null() => {
+                self.validate(&schema, body, &format!("{method} {path}"))
+            }
             (Some(_), _) => {
                 let required = self
                     .root
                     .pointer(&format!("{op}/requestBody/required"))
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                if required { Err(format!("{method} {path}: the body is required")) } else { Ok(()) }
+                if required {
+                    Err(format!("{method} {path}: the body is required"))
+                } else {
+                    Ok(())
+                }
             }
             (None, _) => Ok(()),
         }
@@ -220,7 +228,8 @@ fn to_json_schema(value: &mut Value) {
                     options.push(Value::Null);
                 }
             }
-            for (bound, limit) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+            for (bound, limit) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")]
+            {
                 if let Some(Value::Bool(exclusive)) = map.get(bound).cloned() {
                     map.remove(bound);
                     if exclusive && let Some(n) = map.remove(limit) {
@@ -262,17 +271,30 @@ mod tests {
                 "properties": {"name": {"type": "string"}, "vpc": {"type": "string", "nullable": true}}
             }}}
         }));
-        assert!(spec.check_request("POST", "/v2/droplets", None, &json!({"name": "a", "vpc": null})).is_ok());
-        let err = spec.check_request("POST", "/v2/droplets", None, &json!({"vpc": "x"})).unwrap_err();
+        assert!(
+            spec.check_request("POST", "/v2/droplets", None, &json!({"name": "a", "vpc": null}))
+                .is_ok()
+        );
+        let err =
+            spec.check_request("POST", "/v2/droplets", None, &json!({"vpc": "x"})).unwrap_err();
         assert!(err.contains("name"), "{err}");
-        assert!(spec.check_request("POST", "/v2/droplets", None, &Value::Null).is_err(), "body required");
+        assert!(
+            spec.check_request("POST", "/v2/droplets", None, &Value::Null).is_err(),
+            "body required"
+        );
         assert!(spec.check_request("GET", "/v2/droplets/42", None, &Value::Null).is_ok());
         assert!(spec.check_request("DELETE", "/v2/droplets/42", None, &Value::Null).is_err());
-        assert!(spec.check_request("GET", "/v2/droplets/all", None, &Value::Null).is_err(), "literal segment first, query checked");
+        assert!(
+            spec.check_request("GET", "/v2/droplets/all", None, &Value::Null).is_err(),
+            "literal segment first, query checked"
+        );
         assert!(spec.check_request("GET", "/v2/droplets/all", Some("tag=x"), &Value::Null).is_ok());
         assert!(spec.check_response("POST", "/v2/droplets", 202, &json!({"droplet": {}})).is_ok());
         assert!(spec.check_response("POST", "/v2/droplets", 202, &json!({})).is_err());
-        assert!(spec.check_response("POST", "/v2/droplets", 422, &json!({})).is_ok(), "undocumented status");
+        assert!(
+            spec.check_response("POST", "/v2/droplets", 422, &json!({})).is_ok(),
+            "undocumented status"
+        );
     }
 
     #[test]
@@ -284,11 +306,13 @@ mod tests {
             assert!(err.contains("does not fit"), "{err}");
         }
         if let Some(spec) = Spec::load("vultr", "openapi.json") {
-            let err = spec.check_request("POST", "/instances", None, &json!({"label": 1})).unwrap_err();
+            let err =
+                spec.check_request("POST", "/instances", None, &json!({"label": 1})).unwrap_err();
             assert!(err.contains("does not fit"), "{err}");
         }
         if let Some(spec) = Spec::load("cloudrift", "openapi.json") {
-            let err = spec.check_request("POST", "/api/v1/instances/rent", None, &json!(7)).unwrap_err();
+            let err =
+                spec.check_request("POST", "/api/v1/instances/rent", None, &json!(7)).unwrap_err();
             assert!(err.contains("does not fit"), "{err}");
         }
     }

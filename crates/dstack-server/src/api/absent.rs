@@ -132,6 +132,19 @@ async fn handle(
     me: crate::store::User,
     params: RawPathParams,
     body: Bytes,
+) -> Response {
+    match answer(absent, state, me, params, body).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn answer(
+    absent: Absent,
+    state: AppState,
+    me: crate::store::User,
+    params: RawPathParams,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     if !body.iter().all(u8::is_ascii_whitespace) {
         let value = json_value(&body)?;
@@ -159,12 +172,7 @@ pub fn routes(api: &mut Api) {
             move |State(state): State<AppState>,
                   Authed(me): Authed,
                   params: RawPathParams,
-                  body: Bytes| async move {
-                match handle(absent, state, me, params, body).await {
-                    Ok(response) => response,
-                    Err(err) => err.into_response(),
-                }
-            },
+                  body: Bytes| { handle(absent, state, me, params, body) },
         );
     }
     // Run metrics are a GET; there are no runs to have any.
@@ -175,11 +183,8 @@ pub fn routes(api: &mut Api) {
             P,
         )
         .answer(Answer::Refusal),
-        |State(state): State<AppState>, Authed(me): Authed, params: RawPathParams| async move {
-            match handle(NotFound, state, me, params, Bytes::new()).await {
-                Ok(response) => response,
-                Err(err) => err.into_response(),
-            }
+        |State(state): State<AppState>, Authed(me): Authed, params: RawPathParams| {
+            handle(NotFound, state, me, params, Bytes::new())
         },
     );
 }

@@ -83,6 +83,13 @@ impl Page<'_> {
         self.name_pattern.is_none_or(|p| item.name().to_lowercase().contains(&p.to_lowercase()))
     }
 
+    /// The items passing the name filter: how many there are (what `return_total_count`
+    /// answers) and this page of them.
+    pub fn select<T: Paged>(&self, items: impl IntoIterator<Item = T>) -> (usize, Vec<T>) {
+        let matching: Vec<T> = items.into_iter().filter(|item| self.matches(item)).collect();
+        (matching.len(), self.apply(matching))
+    }
+
     /// Sorts `items` (already filtered), keeps those after the previous page, and cuts the
     /// page to `limit`. Call [`Page::check`] first.
     pub fn apply<T: Paged>(&self, mut items: Vec<T>) -> Vec<T> {

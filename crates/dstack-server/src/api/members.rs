@@ -87,14 +87,6 @@ fn names(user: &User, name: &str) -> bool {
 }
 
 /// The user a member setting names, by user name or email.
-async fn find_user(state: &AppState, name: &str) -> Result<Option<User>, ApiError> {
-    if let Some(user) = state.store.user_by_name(name).await? {
-        return Ok(Some(user));
-    }
-    let users = state.store.users().await?;
-    Ok(users.into_iter().find(|u| u.email.as_deref() == Some(name)))
-}
-
 fn no_duplicates(members: &[MemberSetting]) -> Result<(), ApiError> {
     let mut seen = std::collections::HashSet::new();
     if members.iter().all(|m| seen.insert(m.username.as_str())) {
@@ -139,7 +131,9 @@ async fn add_members(
     }
     let mut roles = Vec::with_capacity(request.members.len());
     for member in &request.members {
-        let user = find_user(&state, &member.username)
+        let user = state
+            .store
+            .user_by_name_or_email(&member.username)
             .await?
             .ok_or_else(|| ApiError::client(format!("User not found: {}", member.username)))?;
         roles.push((user.id, member.project_role));
@@ -177,7 +171,7 @@ async fn set_members(
     // Unknown names are skipped, as dstack skips them; the order given is the new order.
     let mut roles = Vec::with_capacity(request.members.len());
     for member in &request.members {
-        if let Some(user) = find_user(&state, &member.username).await? {
+        if let Some(user) = state.store.user_by_name_or_email(&member.username).await? {
             roles.push((user.id, member.project_role));
         }
     }
@@ -206,7 +200,9 @@ async fn remove_members(
     let mut removed = Vec::with_capacity(request.usernames.len());
     let mut admin_removals = 0;
     for username in &request.usernames {
-        let user = find_user(&state, username)
+        let user = state
+            .store
+            .user_by_name_or_email(username)
             .await?
             .ok_or_else(|| ApiError::client(format!("User not found: {username}")))?;
         let member = current.iter().find(|m| m.user.id == user.id).ok_or_else(|| {

@@ -97,7 +97,7 @@ pub fn read_body(path: &str, bytes: &[u8]) -> Result<(), ApiError> {
         }
         (_, call) if route.starts_with("users/public_keys/") => public_keys::read_body(call, bytes),
         ("users/delete", _) => parse_body::<users::DeleteUsersRequest>(bytes).map(drop),
-        ("users/list", _) => parse_body::<users::ListUsersRequest>(bytes).map(drop),
+        ("users/list", _) => parse_body::<users::ListUsersRequest>(bytes)?.check(),
         ("projects/list", _) => parse_body::<projects::ListProjectsRequest>(bytes)?.check(),
         ("projects/create", _) => parse_body::<projects::CreateProjectRequest>(bytes).map(drop),
         ("projects/delete", _) => parse_body::<projects::DeleteProjectsRequest>(bytes).map(drop),

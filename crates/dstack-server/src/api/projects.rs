@@ -152,8 +152,8 @@ async fn list_projects(
     Authed(me): Authed,
     Body(request): Body<ListProjectsRequest>,
 ) -> Result<Json<ProjectList>, ApiError> {
+    request.check()?;
     let page = request.page();
-    page.check()?;
     let include_not_joined = request.include_not_joined.unwrap_or(true);
     // `username`: the projects that user owns or has joined, with their membership.
     let (viewer, only_joined) = match &request.username {
@@ -168,9 +168,8 @@ async fn list_projects(
         None => (me.clone(), false),
     };
     let listing = state.store.project_listing(&viewer.id).await?;
-    let visible: Vec<ListedProject> = listing
+    let visible = listing
         .iter()
-        .filter(|p| page.matches(*p))
         .filter(|p| {
             if only_joined {
                 return p.role.is_some() || p.owner.id == viewer.id;
@@ -179,10 +178,9 @@ async fn list_projects(
                 || p.role.is_some()
                 || (include_not_joined && p.is_public)
         })
-        .cloned()
-        .collect();
-    let total_count = visible.len();
-    let projects = page.apply(visible).iter().map(|p| ProjectOut::listed(p, &state)).collect();
+        .cloned();
+    let (total_count, projects) = page.select(visible);
+    let projects = projects.iter().map(|p| ProjectOut::listed(p, &state)).collect();
     Ok(Json(if request.return_total_count == Some(true) {
         ProjectList::Counted { total_count, projects }
     } else {

@@ -279,6 +279,11 @@ impl RequestBody for ListUsersRequest {
 }
 
 impl ListUsersRequest {
+    /// pydantic's checks of the fields (422s).
+    pub fn check(&self) -> Result<(), ApiError> {
+        self.page().check()
+    }
+
     fn page(&self) -> Page<'_> {
         Page {
             name_pattern: self.name_pattern.as_deref(),
@@ -315,14 +320,13 @@ pub async fn list_users(
     Authed(me): Authed,
     Body(request): Body<ListUsersRequest>,
 ) -> Result<Json<UserList>, ApiError> {
+    request.check()?;
     let page = request.page();
-    page.check()?;
     // Without admin rights a user sees only themself, as in dstack.
     let users =
         if me.global_role == GlobalRole::Admin { state.store.users().await? } else { vec![me] };
-    let users: Vec<User> = users.into_iter().filter(|u| page.matches(u)).collect();
-    let total_count = users.len();
-    let users = page.apply(users).iter().map(|u| UserOut::new(u, &state)).collect();
+    let (total_count, users) = page.select(users);
+    let users = users.iter().map(|u| UserOut::new(u, &state)).collect();
     Ok(Json(if request.return_total_count == Some(true) {
         UserList::Counted { total_count, users }
     } else {

@@ -176,6 +176,22 @@ impl Store {
         row.map(|r| self.user_from_row(&r)).transpose()
     }
 
+    /// The user named `name`, else the one whose email it is (how dstack finds members).
+    pub async fn user_by_name_or_email(&self, name: &str) -> Result<Option<User>> {
+        if let Some(user) = self.user_by_name(name).await? {
+            return Ok(Some(user));
+        }
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = $1 AND deleted = 0 ORDER BY created_at, id"
+        ))
+        .bind(name)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| self.user_from_row(&r)).transpose()
+    }
+
     /// Whether a user (not deleted) has this name in any case.
     pub async fn username_taken(&self, name: &str) -> Result<bool> {
         let row = sqlx::query("SELECT id FROM users WHERE lower(name) = lower($1) AND deleted = 0")
