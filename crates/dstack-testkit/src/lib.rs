@@ -11,9 +11,9 @@
 //! - [`fixtures`]: what many tests need alike (an instance configuration, catalog files).
 
 pub mod conformance;
-pub mod fakes;
 mod fake_api;
 mod fake_configurator;
+pub mod fakes;
 pub mod fixtures;
 pub mod openapi;
 
