@@ -2,25 +2,80 @@
 //! each within the registry's timeout; one failing backend does not fail the others. Offers are sorted as dstack sorts them
 //! (available first, then by price) and capped.
 
+use dstack_core::config::BackendType;
 use dstack_core::offers::InstanceOfferWithAvailability;
 use dstack_core::resources::Requirements;
 use futures::future::join_all;
+use serde_json::Value;
 
 use crate::configure;
 use crate::error::Result;
 use crate::state::AppState;
 use crate::store::Project;
 
-/// All matching offers of the project's backends, sorted; the caller caps them. Each
-/// backend lists within the registry's offers timeout.
+/// Where offers may come from: the `backends`, `regions` and `instance_types` of a run's
+/// merged profile (the configuration's value where set, else the profile's), as dstack's
+/// `get_offers_by_requirements` filters them. `None` is "any".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Placement {
+    pub backends: Option<Vec<BackendType>>,
+    /// Lowercase, as dstack compares them.
+    pub regions: Option<Vec<String>>,
+    /// Lowercase, as dstack compares them.
+    pub instance_types: Option<Vec<String>>,
+}
+
+impl Placement {
+    /// From a run spec: its `configuration` over its `profile`. Unknown backend names are
+    /// left out (the request's schema check refuses them first).
+    pub fn of_run_spec(run_spec: &serde_json::Map<String, Value>) -> Self {
+        let field = |key: &str| {
+            let set = |v: &&Value| !v.is_null();
+            let from = |part: &str| run_spec.get(part).and_then(|p| p.get(key)).filter(set);
+            from("configuration").or_else(|| from("profile")).and_then(Value::as_array).map(
+                |items| {
+                    items.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>()
+                },
+            )
+        };
+        let lower = |items: Vec<String>| items.iter().map(|i| i.to_lowercase()).collect();
+        Placement {
+            backends: field("backends")
+                .map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
+            regions: field("regions").map(lower),
+            instance_types: field("instance_types").map(lower),
+        }
+    }
+
+    fn allows_backend(&self, backend: BackendType) -> bool {
+        self.backends.as_ref().is_none_or(|b| b.contains(&backend))
+    }
+
+    fn allows(&self, offer: &InstanceOfferWithAvailability) -> bool {
+        let listed = |list: &Option<Vec<String>>, value: &str| {
+            list.as_ref().is_none_or(|l| l.contains(&value.to_lowercase()))
+        };
+        self.allows_backend(offer.offer.backend)
+            && listed(&self.regions, &offer.offer.region)
+            && listed(&self.instance_types, &offer.offer.instance.name)
+    }
+}
+
+/// All matching offers of the project's backends that `placement` allows, sorted; the
+/// caller caps them. Only the allowed backends are asked, each within the registry's offers
+/// timeout.
 pub async fn project_offers(
     state: &AppState,
     project: &Project,
     requirements: &Requirements,
+    placement: &Placement,
 ) -> Result<Vec<InstanceOfferWithAvailability>> {
     let rows = state.store.backends(&project.id).await?;
     let asks = rows.iter().filter_map(|row| {
         let backend_type = configure::backend_type(row).ok()?;
+        if !placement.allows_backend(backend_type) {
+            return None;
+        }
         let record = match configure::record(row) {
             Ok(record) => record,
             Err(err) => {
@@ -41,7 +96,7 @@ pub async fn project_offers(
     let mut offers = Vec::new();
     for (backend_type, result) in join_all(asks).await {
         match result {
-            Ok(found) => offers.extend(found),
+            Ok(found) => offers.extend(found.into_iter().filter(|o| placement.allows(o))),
             Err(err) => tracing::warn!("No offers from backend {backend_type}: {err}"),
         }
     }
@@ -56,4 +111,23 @@ pub fn sort(offers: &mut [InstanceOfferWithAvailability]) {
             .cmp(&!b.availability.is_available())
             .then(a.offer.price.total_cmp(&b.offer.price))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_configuration_wins_over_the_profile() {
+        let spec = json!({
+            "configuration": {"type": "task", "backends": ["vultr", "nocloud"], "regions": null},
+            "profile": {"backends": ["aws"], "regions": ["EWR"], "instance_types": ["VC2-1C-1GB"]}
+        });
+        let placement = Placement::of_run_spec(spec.as_object().unwrap());
+        assert_eq!(placement.backends, Some(vec![BackendType::Vultr]));
+        assert_eq!(placement.regions, Some(vec!["ewr".to_owned()]));
+        assert_eq!(placement.instance_types, Some(vec!["vc2-1c-1gb".to_owned()]));
+        assert_eq!(Placement::of_run_spec(&serde_json::Map::new()), Placement::default());
+    }
 }

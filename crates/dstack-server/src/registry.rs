@@ -11,7 +11,8 @@ use crate::settings::Settings;
 
 /// The backend features `dstack-server` has (see Cargo.toml), compiled in or not. The tidy
 /// test holds it equal to the manifest.
-pub const BACKEND_FEATURES: &[&str] = &["aws", "lambda"];
+pub const BACKEND_FEATURES: &[&str] =
+    &["aws", "cloudrift", "digitalocean", "lambda", "seeweb", "verda", "vultr"];
 
 /// A registry of every backend compiled into this binary.
 pub fn build(context: &BackendContext) -> Registry {
@@ -21,8 +22,18 @@ pub fn build(context: &BackendContext) -> Registry {
     // One line per backend crate, behind its feature.
     #[cfg(feature = "aws")]
     dstack_backend_aws::register(&mut registry, context);
+    #[cfg(feature = "cloudrift")]
+    dstack_backend_cloudrift::register(&mut registry, context);
+    #[cfg(feature = "digitalocean")]
+    dstack_backend_digitalocean::register(&mut registry, context);
     #[cfg(feature = "lambda")]
     dstack_backend_lambda::register(&mut registry, context);
+    #[cfg(feature = "seeweb")]
+    dstack_backend_seeweb::register(&mut registry, context);
+    #[cfg(feature = "verda")]
+    dstack_backend_verda::register(&mut registry, context);
+    #[cfg(feature = "vultr")]
+    dstack_backend_vultr::register(&mut registry, context);
     registry
 }
 

@@ -189,7 +189,9 @@ impl Spec {
             return Ok(validator.clone());
         }
         let mut root = Map::new();
-        root.insert("$ref".into(), json!(format!("#{pointer}")));
+        // A URI fragment: the braces of path templates (`/v2/droplets/{id}`) are escaped.
+        let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
+        root.insert("$ref".into(), json!(format!("#{fragment}")));
         for key in ["components", "definitions", "paths"] {
             if let Some(value) = self.root.get(key) {
                 root.insert(key.into(), value.clone());
@@ -263,7 +265,8 @@ mod tests {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/New"}}}},
                     "responses": {"202": {"content": {"application/json": {"schema": {"type": "object", "required": ["droplet"]}}}}}
                 }},
-                "/v2/droplets/{id}": {"get": {"parameters": [{"name": "id", "in": "path", "required": true}]}},
+                "/v2/droplets/{id}": {"get": {"parameters": [{"name": "id", "in": "path", "required": true}],
+                    "responses": {"200": {"content": {"application/json": {"schema": {"type": "object", "required": ["droplet"]}}}}}}},
                 "/v2/droplets/all": {"get": {"parameters": [{"name": "tag", "in": "query", "required": true}]}}
             },
             "components": {"schemas": {"New": {
@@ -283,6 +286,13 @@ mod tests {
             "body required"
         );
         assert!(spec.check_request("GET", "/v2/droplets/42", None, &Value::Null).is_ok());
+        assert!(
+            spec.check_response("GET", "/v2/droplets/42", 200, &json!({})).is_err(),
+            "templated paths compile"
+        );
+        assert!(
+            spec.check_response("GET", "/v2/droplets/42", 200, &json!({"droplet": {}})).is_ok()
+        );
         assert!(spec.check_request("DELETE", "/v2/droplets/42", None, &Value::Null).is_err());
         assert!(
             spec.check_request("GET", "/v2/droplets/all", None, &Value::Null).is_err(),

@@ -299,7 +299,8 @@ async fn offers_for(
 ) -> Result<(Value, crate::store::Project, Asked, Vec<InstanceOfferWithAvailability>), ApiError> {
     let project = project_for(state, me, project_name, Access::Read).await?;
     let asked = read_plan(&body, default_spot)?;
-    let offers = project_offers(state, &project, &asked.requirements).await?;
+    let placement = crate::offers::Placement::of_run_spec(&asked.run_spec);
+    let offers = project_offers(state, &project, &asked.requirements, &placement).await?;
     Ok((body, project, asked, offers))
 }
 
