@@ -23,7 +23,7 @@ use dstack_core::offers::{
     BackendData, CpuArchitecture, InstanceAvailability, InstanceConfiguration,
     InstanceOfferWithAvailability, ProvisioningData, Requirements,
 };
-use dstack_core::provisioning::{AgentSettings, user_data};
+use dstack_core::provisioning::{AgentSettings, shim_commands};
 use dstack_core::{BackendError, Compute, ErrorKind};
 use serde_json::Value;
 
@@ -86,21 +86,10 @@ impl CloudRiftCompute {
     }
 
     /// What the VM runs at first boot: dstack's NTP wait, then its shim commands.
-    fn first_boot_commands(&self, arch: &str) -> Result<String> {
-        let cloud_config = user_data(&[], &self.agent.downloads(arch), false);
-        let script = shim_script(&cloud_config).ok_or_else(|| {
-            BackendError::new(ErrorKind::Unexpected, "the shim's commands cannot be read")
-        })?;
-        Ok(format!("{NTP_SYNC} && {script}"))
+    fn first_boot_commands(&self, arch: &str) -> String {
+        let shim = shim_commands(&self.agent.downloads(arch), false).join(" && ");
+        format!("{NTP_SYNC} && {shim}")
     }
-}
-
-/// The shell script of `user_data`'s `runcmd` (`sh -c <script>`): the shim's commands joined
-/// with ` && `, which CloudRift takes as `cloudinit_commands`.
-fn shim_script(cloud_config: &str) -> Option<String> {
-    let mut lines = cloud_config.lines().skip_while(|line| *line != "  - -c");
-    let quoted = lines.nth(1)?.strip_prefix("  - ")?;
-    serde_json::from_str(quoted).ok()
 }
 
 fn no_capacity(message: String) -> BackendError {
@@ -141,7 +130,7 @@ impl Compute for CloudRiftCompute {
             Some(CpuArchitecture::Arm) => "arm64",
             _ => "amd64",
         };
-        let commands = self.first_boot_commands(arch)?;
+        let commands = self.first_boot_commands(arch);
         let vendor = resources.gpus.first().map(|gpu| gpu.vendor);
         let groups = self.client.recipe_groups().await?;
         // dstack moves on to the next offer (another vendor may have an image).
@@ -251,27 +240,5 @@ impl Compute for CloudRiftCompute {
                 ),
             )),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use dstack_core::provisioning::AgentDownloads;
-
-    use super::*;
-
-    #[test]
-    fn the_shim_script_is_user_datas_runcmd() {
-        let downloads = AgentDownloads {
-            shim_url: "https://example/shim".to_owned(),
-            runner_url: "https://example/runner".to_owned(),
-        };
-        let script = shim_script(&user_data(&["ssh-ed25519 AAAA k".to_owned()], &downloads, false))
-            .expect("a script");
-        assert!(script.starts_with("/bin/sh -c 'grep -q nvidia"), "{script}");
-        assert!(script.contains("ufw allow ssh && "));
-        assert!(script.contains("\"https://example/shim\""));
-        assert!(script.ends_with("sleep 3; done' &"));
-        assert!(!script.contains("ssh-ed25519"), "keys go in the rental, not the script");
     }
 }

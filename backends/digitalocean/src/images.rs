@@ -2,7 +2,7 @@
 //! `get_user_data` choose them.
 
 use dstack_core::offers::{AcceleratorVendor, Resources};
-use dstack_core::provisioning::{AgentDownloads, user_data};
+use dstack_core::provisioning::{AgentDownloads, cloud_config, shim_commands};
 
 /// A droplet image: its slug, and whether it comes with Docker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,41 +48,18 @@ pub fn droplet_user_data(
     authorized_keys: &[String],
     downloads: &AgentDownloads,
 ) -> String {
-    let data = user_data(authorized_keys, downloads, false);
-    if image.ships_docker { data } else { prepend_commands(&data, DOCKER_INSTALL_COMMANDS) }
-}
-
-/// `commands` before the ones of the user data's script (`runcmd: [[sh, -c, "<script>"]]`),
-/// joined with ` && ` as dstack joins them.
-fn prepend_commands(data: &str, commands: &[&str]) -> String {
-    let mut done = false;
-    let lines: Vec<String> = data
-        .lines()
-        .map(|line| {
-            let script = line.strip_prefix("  - ").filter(|s| !done && s.starts_with('"'));
-            match script.and_then(|s| serde_json::from_str::<String>(s).ok()) {
-                Some(script) => {
-                    done = true;
-                    let script = format!("{} && {script}", commands.join(" && "));
-                    format!("  - {}", serde_json::Value::String(script))
-                }
-                None => line.to_owned(),
-            }
-        })
-        .collect();
-    if !done {
-        tracing::warn!("the user data has no script to put Docker's installation in");
+    let mut commands: Vec<String> = Vec::new();
+    if !image.ships_docker {
+        commands.extend(DOCKER_INSTALL_COMMANDS.iter().map(|c| (*c).to_owned()));
     }
-    let mut out = lines.join("\n");
-    if data.ends_with('\n') {
-        out.push('\n');
-    }
-    out
+    commands.extend(shim_commands(downloads, false));
+    cloud_config(authorized_keys, &commands)
 }
 
 #[cfg(test)]
 mod tests {
     use dstack_core::offers::{Disk, Gpu};
+    use dstack_core::provisioning::user_data;
 
     use super::*;
 

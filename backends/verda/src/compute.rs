@@ -19,7 +19,7 @@ use dstack_core::offers::{
     BackendData, CpuArchitecture, InstanceConfiguration, InstanceOfferWithAvailability,
     ProvisioningData, Requirements,
 };
-use dstack_core::provisioning::{AgentSettings, unique_instance_name, user_data};
+use dstack_core::provisioning::{AgentSettings, shim_commands, unique_instance_name};
 use dstack_core::{BackendError, Compute, ErrorKind};
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +78,7 @@ impl VerdaCompute {
             Some(CpuArchitecture::Arm) => "arm64",
             _ => "amd64",
         };
-        let script = startup_script(&self.agent, arch)?;
+        let script = startup_script(&self.agent, arch);
         let script_id =
             client::create_script(&self.session, &format!("{name}.sh"), &script).await?;
         made.startup_script_id = Some(script_id.clone());
@@ -154,16 +154,9 @@ fn image_for(offer: &InstanceOfferWithAvailability) -> &'static str {
     }
 }
 
-/// dstack's shim commands joined with ` && `: the command of the kit's cloud-init user data
-/// (`runcmd: [[sh, -c, <commands>]]`), which Verda runs as a startup script instead.
-fn startup_script(agent: &AgentSettings, arch: &str) -> Result<String> {
-    let data = user_data(&[], &agent.downloads(arch), false);
-    data.lines()
-        .find_map(|line| line.strip_prefix("  - ").filter(|rest| rest.starts_with('"')))
-        .and_then(|quoted| serde_json::from_str::<String>(quoted).ok())
-        .ok_or_else(|| {
-            BackendError::new(ErrorKind::Unexpected, "the shim commands are not in the user data")
-        })
+/// dstack's shim commands joined with ` && `, which Verda runs as a startup script.
+fn startup_script(agent: &AgentSettings, arch: &str) -> String {
+    shim_commands(&agent.downloads(arch), false).join(" && ")
 }
 
 #[async_trait]
@@ -258,7 +251,7 @@ mod tests {
 
     #[test]
     fn the_startup_script_is_the_shim_commands() {
-        let script = startup_script(&AgentSettings::default(), "amd64").unwrap();
+        let script = startup_script(&AgentSettings::default(), "amd64");
         assert!(script.starts_with("/bin/sh -c 'grep -q nvidia"), "{script}");
         assert!(script.contains(" && ufw allow ssh && "));
         assert!(script.contains("dstack-shim-linux-amd64"));

@@ -228,6 +228,7 @@ async fn configured_regions_filter_offers_and_vdm_availability() {
 async fn offers_are_cached_for_every_request() {
     let setup = setup().await;
     let compute = setup.compute(Some("[ewr]")).await;
+    assert!(!format!("{compute:?}").contains(KEY), "the key stays out of Debug output");
     let gpus = compute.offers(&gpu("1..")).await.unwrap();
     let h100 = compute.offers(&gpu("H100:8")).await.unwrap();
     assert_eq!((gpus.len(), h100.len()), (4, 1));

@@ -162,6 +162,14 @@ pub fn user_data(
     downloads: &AgentDownloads,
     skip_firewall_setup: bool,
 ) -> String {
+    cloud_config(authorized_keys, &shim_commands(downloads, skip_firewall_setup))
+}
+
+/// dstack's `get_shim_commands`: the shell commands that set up the firewall (unless
+/// skipped), download `dstack-shim` and keep it running. Backends whose provider takes a
+/// startup script rather than cloud-init run them joined with ` && ` (Verda, CloudRift);
+/// others put their own commands first (dstack's `backend_specific_commands`).
+pub fn shim_commands(downloads: &AgentDownloads, skip_firewall_setup: bool) -> Vec<String> {
     let shim = format!("{BIN_DIR}/dstack-shim");
     let mut commands: Vec<String> = vec![
         // NVIDIA's container toolkit and Docker disagree on the cgroup driver on some images.
@@ -201,6 +209,12 @@ pub fn user_data(
     commands.push(format!(
         "nohup sh -c 'while true; do {shim}; sleep {SHIM_RESTART_INTERVAL_SECONDS}; done' &"
     ));
+    commands
+}
+
+/// cloud-init user data that runs `commands` (joined with ` && `, in one `sh -c`, as dstack
+/// runs them) and authorizes `authorized_keys`.
+pub fn cloud_config(authorized_keys: &[String], commands: &[String]) -> String {
     // JSON strings are valid YAML double-quoted scalars, so they need no YAML escaping of
     // their own.
     let quote = |s: &str| serde_json::to_string(s).expect("strings serialize");
@@ -275,6 +289,11 @@ mod tests {
         assert!(data.starts_with("#cloud-config\n"));
         let without_firewall = user_data(&[], &downloads, true);
         assert!(!without_firewall.contains("ufw"));
+        assert_eq!(
+            script,
+            shim_commands(&downloads, false).join(" && "),
+            "one script, as dstack joins it"
+        );
     }
 
     #[test]

@@ -506,12 +506,12 @@ fn get(world: &World, request: &Recorded, param: &str, bare_metal: bool) -> Repl
         m.polls += 1;
         if m.polls > polls {
             let n = m.id[m.id.len() - 2..].to_owned();
-            let host = u8::from_str_radix(&n, 16).unwrap_or(1);
+            let host = u8::from_str_radix(&n, 16).unwrap_or(1).max(2);
             m.status = "active".to_owned();
             m.main_ip = format!("192.0.2.{host}");
             if let Some(vpc) = m.vpcs.first().and_then(|v| vpcs.get(v)) {
                 let base = vpc.subnet.rsplit_once('.').map_or("10.0.0", |(b, _)| b);
-                m.internal_ip = format!("{base}.{}", host.max(2));
+                m.internal_ip = format!("{base}.{host}");
             }
         }
     }
