@@ -202,7 +202,7 @@ async fn run_samples(server: TestServer) {
     ] {
         replay(&server, name, StatusAndCodes, "").await;
     }
-    // dstack 0.22.5's enum also lists types this port does not have (daytona, lium, seeweb).
+    // Types outside dstack 0.22.5's enum are refused as its enum refuses them.
     for name in [
         "backends_unknown_type_config_info",
         "backends_unknown_type_get_yaml",
