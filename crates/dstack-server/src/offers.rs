@@ -26,24 +26,21 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// From a run spec: its `configuration` over its `profile`. Unknown backend names are
-    /// left out (the request's schema check refuses them first).
-    pub fn of_run_spec(run_spec: &serde_json::Map<String, Value>) -> Self {
-        let field = |key: &str| {
-            let set = |v: &&Value| !v.is_null();
-            let from = |part: &str| run_spec.get(part).and_then(|p| p.get(key)).filter(set);
-            from("configuration").or_else(|| from("profile")).and_then(Value::as_array).map(
-                |items| {
-                    items.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>()
-                },
-            )
+    /// From a run's merged profile: `setting(key)` is the key's value, the configuration's
+    /// where set, else the profile's. Unknown backend names are left out (the request's
+    /// schema check refuses them first).
+    pub fn from_settings(setting: impl Fn(&str) -> Option<Value>) -> Self {
+        let list = |key: &str| {
+            setting(key).as_ref().and_then(Value::as_array).map(|items| {
+                items.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>()
+            })
         };
         let lower = |items: Vec<String>| items.iter().map(|i| i.to_lowercase()).collect();
         Placement {
-            backends: field("backends")
+            backends: list("backends")
                 .map(|names| names.iter().filter_map(|n| n.parse().ok()).collect()),
-            regions: field("regions").map(lower),
-            instance_types: field("instance_types").map(lower),
+            regions: list("regions").map(lower),
+            instance_types: list("instance_types").map(lower),
         }
     }
 
@@ -119,15 +116,16 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_configuration_wins_over_the_profile() {
-        let spec = json!({
-            "configuration": {"type": "task", "backends": ["vultr", "nocloud"], "regions": null},
-            "profile": {"backends": ["aws"], "regions": ["EWR"], "instance_types": ["VC2-1C-1GB"]}
+    fn placements_are_read_lowercase_and_known_backends_only() {
+        let settings = json!({
+            "backends": ["vultr", "nocloud"],
+            "regions": ["EWR"],
+            "instance_types": ["VC2-1C-1GB"]
         });
-        let placement = Placement::of_run_spec(spec.as_object().unwrap());
+        let placement = Placement::from_settings(|key| settings.get(key).cloned());
         assert_eq!(placement.backends, Some(vec![BackendType::Vultr]));
         assert_eq!(placement.regions, Some(vec!["ewr".to_owned()]));
         assert_eq!(placement.instance_types, Some(vec!["vc2-1c-1gb".to_owned()]));
-        assert_eq!(Placement::of_run_spec(&serde_json::Map::new()), Placement::default());
+        assert_eq!(Placement::from_settings(|_| None), Placement::default());
     }
 }

@@ -20,7 +20,7 @@ use super::extract::{Authed, JsonBody};
 use super::job_command;
 use super::route::{Answer, Api, Auth, Request, Route, object};
 use super::{Access, project_for};
-use crate::offers::project_offers;
+use crate::offers::{Placement, project_offers};
 use crate::state::AppState;
 use crate::store::User;
 
@@ -58,6 +58,8 @@ pub(crate) struct Asked {
     configured: ResourcesSpec,
     /// What the job asks of offers: `configured` with the CPU architecture its image needs.
     requirements: Requirements,
+    /// Which backends, regions and instance types offers may come from.
+    placement: Placement,
 }
 
 /// `default_spot` applies when no spot policy is given: on-demand for plans, either for the
@@ -99,8 +101,10 @@ fn asked(body: &Value, default_spot: Option<bool>) -> Result<Asked, ApiError> {
     };
     let max_price = setting("max_price").and_then(|v| v.as_f64());
     let configured = effective_resources(resources);
+    let placement = Placement::from_settings(setting);
     Ok(Asked {
         run_spec,
+        placement,
         requirements: Requirements {
             resources: job_resources(&configured, &configuration),
             max_price,
@@ -299,8 +303,7 @@ async fn offers_for(
 ) -> Result<(Value, crate::store::Project, Asked, Vec<InstanceOfferWithAvailability>), ApiError> {
     let project = project_for(state, me, project_name, Access::Read).await?;
     let asked = read_plan(&body, default_spot)?;
-    let placement = crate::offers::Placement::of_run_spec(&asked.run_spec);
-    let offers = project_offers(state, &project, &asked.requirements, &placement).await?;
+    let offers = project_offers(state, &project, &asked.requirements, &asked.placement).await?;
     Ok((body, project, asked, offers))
 }
 
@@ -434,4 +437,22 @@ fn gpu_groups(offers: &[InstanceOfferWithAvailability], group_by: &[String]) -> 
         .collect();
     out.sort_by(|a, b| a.0.total_cmp(&b.0));
     out.into_iter().map(|(_, v)| v).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// dstack's merged profile: the configuration's value where set, else the profile's.
+    #[test]
+    fn the_configuration_wins_over_the_profile() {
+        let body = json!({"run_spec": {
+            "configuration": {"type": "task", "commands": ["x"], "backends": ["vultr"], "regions": null},
+            "profile": {"backends": ["aws"], "regions": ["EWR"], "instance_types": ["VC2-1C-1GB"]}
+        }});
+        let placement = asked(&body, None).unwrap().placement;
+        assert_eq!(placement.backends, Some(vec![dstack_core::config::BackendType::Vultr]));
+        assert_eq!(placement.regions, Some(vec!["ewr".to_owned()]));
+        assert_eq!(placement.instance_types, Some(vec!["vc2-1c-1gb".to_owned()]));
+    }
 }
