@@ -7,6 +7,7 @@ mod fuzz;
 mod postgres;
 mod reference;
 mod schema;
+mod sshd;
 mod test;
 mod tidy;
 mod ui;

@@ -97,7 +97,7 @@ fn install() -> Result<(), String> {
     if status.success() { Ok(()) } else { Err("apt-get install postgresql failed".to_owned()) }
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: everything CI checks, in one command that works on a fresh machine.
-//! What the tests need (PostgreSQL, the backends' emulators, the Python tools, the browser and
-//! the web UI) is set up here, in parallel, so that nobody has to remember a manual step.
+//! What the tests need (PostgreSQL, the backends' emulators, `sshd`, the Python tools, the
+//! browser and the web UI) is set up here, in parallel, so that nobody has to remember a
+//! manual step.
 
 use std::process::Command;
 use std::time::Instant;
@@ -77,7 +78,7 @@ fn lints() -> Result<(), String> {
     Ok(())
 }
 
-/// PostgreSQL, every backend's emulator, the Python tools and the browser test's Chromium,
+/// PostgreSQL, every backend's emulator, `sshd`, the Python tools and the browser test's Chromium,
 /// playwright-core and UI bundle, unless the environment already names them.
 fn services() -> Result<Services, String> {
     let mut services = Services::default();
@@ -100,6 +101,10 @@ fn services() -> Result<Services, String> {
         Ok(vec![("DSTACK_TEST_CLI".to_owned(), cli), ("DSTACK_TEST_SCHEMATHESIS".to_owned(), st)])
     });
     let browser = std::thread::spawn(crate::browser::setup);
+    let sshd = std::thread::spawn(move || match given("DSTACK_TEST_SSHD") {
+        Some(sshd) => Ok(("DSTACK_TEST_SSHD".to_owned(), sshd)),
+        None => crate::sshd::setup(),
+    });
     let declared = tidy::emulators(&schema::root())?;
     let started: Vec<_> = declared
         .into_iter()
@@ -116,6 +121,7 @@ fn services() -> Result<Services, String> {
     services.env.push(("DSTACK_TEST_POSTGRES_URL".to_owned(), url));
     services.postgres = postgres;
     services.env.extend(tools.join().map_err(|_| "installing the tools panicked")??);
+    services.env.push(sshd.join().map_err(|_| "installing sshd panicked")??);
     let browser = browser.join().map_err(|_| "setting up the browser test panicked")?;
     services.env.extend(browser.map_err(|e| format!("the browser test's setup: {e}"))?);
     Ok(services)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dstack_catalog::Catalog;
 use dstack_core::config::BackendType;
 use dstack_core::provisioning::AgentSettings;
+use dstack_core::ssh::SshSettings;
 
 use crate::http::HttpSettings;
 
@@ -20,6 +21,8 @@ pub struct BackendContext {
     pub agent: AgentSettings,
     /// Base URLs that replace the providers' documented ones.
     pub endpoints: Endpoints,
+    /// How instances are reached over SSH, for backends that start the agent that way.
+    pub ssh: SshSettings,
 }
 
 impl BackendContext {
@@ -30,6 +33,7 @@ impl BackendContext {
             http: HttpSettings::default(),
             agent: AgentSettings::default(),
             endpoints: Endpoints::default(),
+            ssh: SshSettings::default(),
         }
     }
 

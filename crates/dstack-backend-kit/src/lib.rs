@@ -1,7 +1,8 @@
 //! What every dstack backend crate is written on, beside the traits of `dstack-core`:
 //!
 //! - [`BackendContext`]: what registration hands a backend — the offer catalog, HTTP
-//!   settings, the agent's download settings and base image, endpoint overrides. The server
+//!   settings, the agent's download settings and base image, endpoint overrides, how instances
+//!   are reached over SSH (for `dstack-ssh`). The server
 //!   builds it from its settings; a tool embedding a backend builds its own. Nothing here
 //!   reads the environment unless asked to ([`Endpoints::from_vars`]).
 //! - [`http::RestClient`]: the client of a REST cloud — one connection pool per backend

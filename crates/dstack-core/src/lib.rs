@@ -14,6 +14,7 @@ pub mod error;
 pub mod offers;
 pub mod provisioning;
 pub mod resources;
+pub mod ssh;
 
 pub use backend::{
     BackendDefinition, BackendRecord, Capabilities, Compute, Configurator, Registry, SshKeyPair,

@@ -7,6 +7,8 @@
 //! - [`fakes`]: stateful fakes of the providers whose clouds cannot run here.
 //! - [`openapi::Spec`]: a provider's published API description, which a fake's requests and
 //!   answers are held to.
+//! - [`sshd::Sshd`]: a real OpenSSH server on loopback, the instance backends log into; its
+//!   `sudo` records what it was asked to run.
 //! - [`FakeConfigurator`]: a configurator with scripted checks, for the server's own tests.
 //! - [`fixtures`]: what many tests need alike (an instance configuration, catalog files).
 
@@ -16,6 +18,7 @@ mod fake_configurator;
 pub mod fakes;
 pub mod fixtures;
 pub mod openapi;
+pub mod sshd;
 
 pub use fake_api::{FakeApi, FakeApiBuilder, Recorded, Reply};
 pub use fake_configurator::FakeConfigurator;

@@ -29,7 +29,9 @@ pub struct Timeouts {
     /// is logged, never cancelled: cancelling it half-way could leave an instance running that
     /// nobody knows of.
     pub create: Duration,
-    /// One refresh of an instance's provisioning data.
+    /// One refresh of an instance's provisioning data. Backends that start the agent over SSH
+    /// may run setup commands in it (JarvisLabs installs packages for up to 240 s): the
+    /// default exceeds `SshSettings::default().longest_start()`.
     pub update: Duration,
     /// Terminating an instance.
     pub terminate: Duration,
@@ -41,7 +43,7 @@ impl Default for Timeouts {
             check: Duration::from_secs(10),
             offers: Duration::from_secs(30),
             create: Duration::from_secs(300),
-            update: Duration::from_secs(60),
+            update: Duration::from_secs(360),
             terminate: Duration::from_secs(120),
         }
     }
