@@ -1,59 +1,14 @@
 //! The real `dstack` CLI (pip `dstack==0.22.5`) and its Python API client against the real
-//! `dstack-server` binary on loopback. `cargo xtask test` installs the CLI into a venv and
-//! sets `DSTACK_TEST_CLI` to its `dstack` executable; without it these tests say so and pass.
+//! `dstack-server` binary on loopback (`common::cli` says where the CLI comes from).
 //!
 //! The server's Lambda backend talks to a loopback server that answers like Lambda's API.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::cli::{cli, cli_home, dstack, dstack_command, offers_json};
 use dstack_testkit::fixtures;
-
-fn cli() -> Option<PathBuf> {
-    match std::env::var_os("DSTACK_TEST_CLI") {
-        Some(path) => Some(PathBuf::from(path)),
-        None => {
-            eprintln!("DSTACK_TEST_CLI is not set: skipping (run `cargo xtask test`)");
-            None
-        }
-    }
-}
-
-/// A home directory for the CLI, with its daily version check marked as done (it would
-/// reach the internet).
-fn cli_home() -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let cache = home.path().join(".cache/.dstack/cli");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::write(cache.join("last_check"), "").unwrap();
-    home
-}
-
-/// The CLI with `home` as its home and nothing of the caller's dstack environment.
-fn dstack_command(cli: &Path, home: &Path) -> Command {
-    let mut command = Command::new(cli);
-    command
-        .env("HOME", home)
-        .env("DSTACK_CLI_LOG_LEVEL", "INFO")
-        .env("COLUMNS", "200")
-        .env_remove("DSTACK_SERVER_URL")
-        .env_remove("DSTACK_PROJECT")
-        .env_remove("DSTACK_TOKEN");
-    command
-}
-
-fn dstack(cli: &Path, home: &Path, args: &[&str]) -> Output {
-    let output = dstack_command(cli, home).args(args).output().unwrap();
-    eprintln!(
-        "$ dstack {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 #[tokio::test]
 async fn project_add_and_list_with_the_real_cli() {
@@ -177,14 +132,6 @@ gpu_8x_h100_sxm5,us-west-1,23.92,208,1800.0,8,H100,80.0,False,24780.0,nvidia,,x8
 cpu_4x_general,us-east-1,0.2,4,16.0,0,,,False,100.0,,,x86,{}
 ";
 
-fn offers_json(cli: &Path, home: &Path, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["offer"];
-    all.extend_from_slice(args);
-    all.push("--json");
-    let output = dstack(cli, home, &all);
-    assert!(output.status.success());
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 // Multi-threaded: the fake Lambda API must answer while the test blocks on the CLI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,161 +262,4 @@ async fn everyday_commands_work_against_the_configured_server() {
     assert_eq!(output.status.code(), Some(1), "{all}");
     assert!(all.contains("Runs are not supported by this version of dstack-server yet"), "{all}");
     assert!(!all.contains("Status code 405") && !all.contains("Traceback"), "{all}");
-}
-
-/// One REST VM backend of the end-to-end test: its `config.yml` form with a key its fake
-/// accepts and one it refuses, and the fields dstack names when it refuses.
-struct VmBackend {
-    backend: &'static str,
-    good: String,
-    bad: String,
-    refused_field: &'static [&'static str],
-}
-
-fn vm_backend(backend: &'static str, creds: &str, good: &str, bad: &str) -> VmBackend {
-    let yaml = |key: &str| format!("type: {backend}\ncreds: {}\n", creds.replace("KEY", key));
-    VmBackend { backend, good: yaml(good), bad: yaml(bad), refused_field: &["creds", "api_key"] }
-}
-
-/// The REST VM backends through the real server and CLI: each one's credential check through
-/// `create_yaml` (a refused key answers dstack's `invalid_credentials`, a good one creates the
-/// backend), then `dstack offer -b <type> --json` lists that backend's offers. Every provider
-/// is its stateful loopback fake (`dstack_testkit::fakes`), shaped from the provider's
-/// published OpenAPI (DigitalOcean, Vultr, CloudRift), SDK (Verda) or dstack's fixtures
-/// (Seeweb).
-#[cfg(all(
-    feature = "digitalocean",
-    feature = "vultr",
-    feature = "verda",
-    feature = "cloudrift",
-    feature = "seeweb"
-))]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_vm_backends_are_checked_and_offer_through_the_real_cli() {
-    use dstack_testkit::fakes::{cloudrift, digitalocean, seeweb, verda, vultr};
-    let Some(cli) = cli() else { return };
-    let digitalocean = digitalocean::start(&["do-good"], digitalocean::sizes()).await;
-    let amd = digitalocean::start(&["amd-good"], digitalocean::sizes()).await;
-    let vultr = vultr::start(&["vultr-good"], vultr::plans(), vultr::VDM).await;
-    let availability: &[verda::Availability] =
-        &[("FIN-01", false, &["1V100.6V"]), ("FIN-02", false, &["1H100.80S.30V"])];
-    let verda = verda::start(&[("verda-id", "verda-good")], availability).await;
-    let cloudrift = cloudrift::start(&["rift-good"], cloudrift::variants()).await;
-    let seeweb = seeweb::start(&["seeweb-good"], seeweb::default_plans()).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("catalog");
-    fixtures::write_catalog(&catalog, "verda", verda::CATALOG_ROWS);
-    fixtures::write_catalog(&catalog, "cloudrift", cloudrift::CATALOG_ROWS);
-    let state = dir.path().join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let mut cmd = common::command(&state);
-    cmd.env("GPUHUNT_CATALOG_DIR", &catalog)
-        .env("DSTACK_DIGITALOCEAN_API_URL", digitalocean.url())
-        .env("DSTACK_AMDDEVCLOUD_API_URL", amd.url())
-        .env("DSTACK_VULTR_API_URL", vultr.url())
-        .env("DSTACK_VERDA_API_URL", verda.url())
-        .env("DSTACK_CLOUDRIFT_API_URL", cloudrift.url())
-        .env("DSTACK_SEEWEB_API_URL", seeweb.url());
-    let server = common::run(cmd);
-    let bearer = format!("Bearer {}", server.token);
-    let create = |yaml: String| {
-        let body = serde_json::json!({"config_yaml": yaml}).to_string();
-        let bearer = bearer.clone();
-        async move {
-            let headers =
-                [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
-            common::http(
-                server.addr,
-                "POST",
-                "/api/project/main/backends/create_yaml",
-                &headers,
-                &body,
-            )
-            .await
-        }
-    };
-
-    let verda_creds = |kind: &str, secret: &str| {
-        format!(
-            "type: {kind}\ncreds: {{type: api_key, client_id: verda-id, client_secret: {secret}}}\n"
-        )
-    };
-    let backends = [
-        vm_backend("digitalocean", "{api_key: KEY}", "do-good", "do-bad"),
-        vm_backend("amddevcloud", "{api_key: KEY}", "amd-good", "amd-bad"),
-        vm_backend("vultr", "{type: api_key, api_key: KEY}", "vultr-good", "vultr-bad"),
-        VmBackend {
-            backend: "verda",
-            good: verda_creds("verda", "verda-good"),
-            bad: verda_creds("verda", "verda-bad"),
-            refused_field: &["creds", "api_key"],
-        },
-        // The deprecated name: Verda's backend, at Verda's endpoint override.
-        VmBackend {
-            backend: "datacrunch",
-            good: verda_creds("datacrunch", "verda-good"),
-            bad: verda_creds("datacrunch", "verda-bad"),
-            refused_field: &["creds", "api_key"],
-        },
-        vm_backend("cloudrift", "{type: api_key, api_key: KEY}", "rift-good", "rift-bad"),
-        VmBackend {
-            refused_field: &["creds", "api_token"],
-            ..vm_backend("seeweb", "{type: api_token, api_token: KEY}", "seeweb-good", "seeweb-bad")
-        },
-    ];
-    for backend in &backends {
-        let refused = create(backend.bad.clone()).await;
-        assert_eq!(refused.status, 400, "{}: {}", backend.backend, refused.body);
-        let detail = &refused.json()["detail"][0];
-        assert_eq!(detail["code"], "invalid_credentials", "{}: {detail}", backend.backend);
-        assert_eq!(
-            detail["fields"],
-            serde_json::json!(backend.refused_field),
-            "{}",
-            backend.backend
-        );
-        if backend.backend == "digitalocean" {
-            assert!(refused.body.contains("Invaild API key"), "dstack's typo: {}", refused.body);
-        }
-        let created = create(backend.good.clone()).await;
-        assert_eq!(created.status, 200, "{}: {}", backend.backend, created.body);
-    }
-
-    let home = cli_home();
-    let home = home.path();
-    let url = format!("http://{}", server.addr);
-    let added = dstack(
-        &cli,
-        home,
-        &["project", "add", "--name", "main", "--url", &url, "--token", &server.token, "-y"],
-    );
-    assert!(added.status.success());
-    for backend in &backends {
-        let offers = offers_json(&cli, home, &["-b", backend.backend]);
-        let listed = offers["offers"].as_array().unwrap();
-        assert!(!listed.is_empty(), "{}: no offers: {offers}", backend.backend);
-        for offer in listed {
-            assert_eq!(offer["backend"], backend.backend, "{offer}");
-            assert!(offer["price"].as_f64().unwrap() >= 0.0, "{offer}");
-        }
-    }
-    // A GPU filter reaches each backend's listing: Verda's catalog has H100s, Vultr's not MI300X.
-    let h100 = offers_json(&cli, home, &["-b", "verda", "--gpu", "H100"]);
-    assert!(
-        h100["offers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|o| { o["instance"]["resources"]["gpus"][0]["name"] == "H100" })
-    );
-    assert!(h100["total_offers"].as_u64().unwrap() > 0, "{h100}");
-    for fake in [
-        digitalocean.api.violations(),
-        amd.api.violations(),
-        vultr.api.violations(),
-        cloudrift.api.violations(),
-    ] {
-        assert_eq!(fake, Vec::<String>::new());
-    }
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod cli;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;

@@ -4,6 +4,9 @@
 
 pub mod cloudrift;
 pub mod digitalocean;
+pub mod hotaisle;
+pub mod jarvislabs;
+pub mod lambda;
 pub mod seeweb;
 pub mod verda;
 pub mod vultr;

@@ -1,0 +1,1 @@
+//! Placeholder: the hotaisle fake (being written).

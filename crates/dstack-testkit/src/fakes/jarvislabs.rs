@@ -1,0 +1,1 @@
+//! Placeholder: the jarvislabs fake (being written).

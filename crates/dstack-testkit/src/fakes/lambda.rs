@@ -1,0 +1,1 @@
+//! Placeholder: the lambda fake (being written).
