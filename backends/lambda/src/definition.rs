@@ -1,4 +1,5 @@
-//! The Lambda backend's definition: a credential check, and offers.
+//! The Lambda backend's definition: dstack's credential check, and a compute that launches
+//! instances and starts dstack's shim on them over SSH.
 
 use std::sync::Arc;
 
@@ -9,9 +10,20 @@ use dstack_core::backend::{BackendDefinition, Capabilities, ValidationContext};
 use dstack_core::config::BackendType;
 use dstack_core::config::backends::LambdaBackendConfig;
 use dstack_core::error::Result;
+use dstack_core::provisioning::AgentSettings;
+use dstack_core::ssh::SshSettings;
 
 use crate::client::{DEFAULT_API_URL, capacity, client};
 use crate::compute::LambdaCompute;
+
+/// What the Lambda backend implements of dstack's feature matrix (dstack's mixins: create
+/// instance, privileged, instance volumes).
+pub const CAPABILITIES: Capabilities = Capabilities {
+    create_instance: true,
+    privileged: true,
+    instance_volumes: true,
+    ..Capabilities::OFFERS_ONLY
+};
 
 /// The Lambda backend.
 #[derive(Debug, Clone)]
@@ -19,6 +31,8 @@ pub struct Lambda {
     base_url: String,
     http: HttpSettings,
     catalog: Arc<Catalog>,
+    agent: AgentSettings,
+    ssh: SshSettings,
 }
 
 impl Lambda {
@@ -27,6 +41,8 @@ impl Lambda {
             base_url: context.endpoint(BackendType::Lambda, DEFAULT_API_URL),
             http: context.http,
             catalog: context.catalog.clone(),
+            agent: context.agent.clone(),
+            ssh: context.ssh.clone(),
         }
     }
 }
@@ -40,9 +56,8 @@ impl BackendDefinition for Lambda {
         BackendType::Lambda
     }
 
-    /// Offers only: creating instances needs the agent started over SSH (not yet).
     fn capabilities(&self) -> Capabilities {
-        Capabilities::OFFERS_ONLY
+        CAPABILITIES
     }
 
     async fn check_credentials(&self, config: &Self::Config, _: &ValidationContext) -> Result<()> {
@@ -51,6 +66,12 @@ impl BackendDefinition for Lambda {
 
     async fn compute(&self, config: Self::Config) -> Result<LambdaCompute> {
         let client = client(&self.base_url, &config.creds.api_key, &self.http);
-        Ok(LambdaCompute::new(client, config.regions, self.catalog.clone()))
+        Ok(LambdaCompute::new(
+            client,
+            config.regions,
+            self.catalog.clone(),
+            self.agent.clone(),
+            self.ssh.clone(),
+        ))
     }
 }

@@ -1,99 +1,57 @@
-//! The Lambda backend against a loopback fake of Lambda Cloud's API
-//! (`dstack_testkit::fixtures::fake_lambda`). The fake's shapes follow Lambda's public API
-//! reference (`GET /api/v1/instance-types`: `{"data": {<name>: {"instance_type": {...},
-//! "regions_with_capacity_available": [{"name", "description"}]}}}`, Bearer auth, errors as
-//! `{"error": {"code", "message"}}`), as dstack's Lambda backend reads them.
+//! The Lambda backend against a stateful loopback fake of Lambda Cloud's API
+//! (`dstack_testkit::fakes::lambda`, in the shapes of Lambda's public API reference as
+//! dstack's Lambda backend reads them) and a real `sshd` standing in for the instances
+//! (`dstack_testkit::sshd`): the conformance suite, credentials, offers, retries.
 
-use std::sync::Arc;
+mod common;
 
-use dstack_backend_kit::{BackendContext, HttpSettings};
+use common::{KEY, expected_sudo_calls, gpu, instance, lambda, setup};
+use dstack_backend_kit::BackendContext;
+use dstack_core::ErrorKind;
 use dstack_core::Registry;
 use dstack_core::backend::ValidationContext;
-use dstack_core::config::load::from_yaml;
-use dstack_core::config::{BackendConfigWithCreds, BackendType};
-use dstack_core::{Configurator, ErrorKind};
+use dstack_core::config::BackendType;
+use dstack_core::provisioning::{AgentSettings, shim_commands};
 use dstack_testkit::conformance::{self, Fixtures};
-use dstack_testkit::{FakeApi, fixtures};
+use dstack_testkit::fixtures;
+use dstack_testkit::sshd::{Sshd, key_pair};
 use serde_json::json;
-
-const KEY: &str = "secret_lambda_key_1";
-
-struct Setup {
-    api: FakeApi,
-    registry: Registry,
-    _catalog: tempfile::TempDir,
-}
-
-async fn setup() -> Setup {
-    let api =
-        fixtures::fake_lambda(&[KEY], &[("gpu_1x_a10", &[]), ("gpu_1x_a100", &["us-east-1"])])
-            .await;
-    let catalog = tempfile::tempdir().unwrap();
-    fixtures::write_catalog(catalog.path(), "lambdalabs", fixtures::LAMBDA_ROWS);
-    let mut context = BackendContext::new(fixtures::catalog_in(catalog.path()));
-    context.endpoints.set(BackendType::Lambda, api.url());
-    context.http = HttpSettings { max_attempts: 2, ..HttpSettings::default() };
-    let mut registry = Registry::new();
-    dstack_backend_lambda::register(&mut registry, &context);
-    Setup { api, registry, _catalog: catalog }
-}
-
-fn lambda(key: &str) -> BackendConfigWithCreds {
-    from_yaml(&format!("type: lambda\nregions: [us-east-1]\ncreds: {{api_key: {key}}}\n")).unwrap()
-}
-
-fn gpu(spec: &str) -> dstack_core::resources::Requirements {
-    dstack_core::resources::Requirements {
-        resources: from_yaml(&format!("gpu: {spec}\n")).unwrap(),
-        ..Default::default()
-    }
-}
-
-fn lambda_configurator(setup: &Setup) -> Arc<dyn Configurator> {
-    setup.registry.get(BackendType::Lambda).unwrap()
-}
 
 #[tokio::test]
 async fn lambda_passes_the_conformance_suite() {
-    let setup = setup().await;
-    let configurator = lambda_configurator(&setup);
+    let keys = key_pair("project");
+    let Some(sshd) = Sshd::start("ubuntu", &keys.public) else { return };
+    let setup = setup(sshd.port()).await;
+    let configurator = setup.configurator();
     let fixtures = Fixtures {
         project: "main".to_owned(),
         config: lambda(KEY),
-        requirements: gpu("1.."),
-        instance: fixtures::instance_configuration("main"),
-        keys: fixtures::ssh_key_pair(),
+        requirements: gpu("A100"),
+        instance: instance(&keys),
+        keys: keys.clone(),
         unknown_instance: ("0920582c7ff041399e34823a0be62549".to_owned(), "us-east-1".to_owned()),
     };
     configurator.validate_config(&fixtures.config, &ValidationContext::default()).await.unwrap();
     let report = conformance::run(&*configurator, &fixtures).await;
     assert_eq!(report.record.config, r#"{"type":"lambda","regions":["us-east-1"]}"#);
     assert_eq!(report.record.auth.expose(), format!(r#"{{"type":"api_key","api_key":"{KEY}"}}"#));
-    // Offers in the configured region only, available where Lambda has capacity.
-    let offers: Vec<(String, String, bool)> = report
-        .offers
-        .iter()
-        .map(|o| {
-            (o.offer.instance.name.clone(), o.offer.region.clone(), o.availability.is_available())
-        })
-        .collect();
-    assert_eq!(
-        offers,
-        [
-            ("gpu_1x_a10".into(), "us-east-1".into(), false),
-            ("gpu_1x_a100".into(), "us-east-1".into(), true)
-        ]
-    );
-    assert!(report.provisioned.is_none(), "Lambda declares no instances yet");
-    let calls: Vec<String> =
-        setup.api.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
-    assert!(calls.iter().all(|c| c == "GET /instance-types"), "{calls:?}");
+    assert_eq!(report.offers.len(), 1);
+    let provisioned = report.provisioned.expect("Lambda creates instances");
+    assert_eq!(provisioned.instance_type.name, "gpu_1x_a100");
+    assert_eq!(provisioned.hostname.as_deref(), Some("127.0.0.1"));
+    assert_eq!((provisioned.username.as_str(), provisioned.ssh_port), ("ubuntu", Some(22)));
+    // The instance got dstack's preparation and launcher over SSH, in that order, once.
+    let commands = shim_commands(&AgentSettings::default().downloads("amd64"), false);
+    assert_eq!(sshd.await_sudo_calls(7), expected_sudo_calls(&commands), "{}", sshd.log());
+    // The instance is gone; the project's key stays registered, as in dstack.
+    let key = dstack_backend_lambda::key_name(&keys.public);
+    assert_eq!(setup.fake.live(), [format!("sshkey {key}")]);
 }
 
 #[tokio::test]
 async fn offers_keep_dstacks_shape() {
-    let setup = setup().await;
-    let configurator = lambda_configurator(&setup);
+    let setup = setup(0).await;
+    let configurator = setup.configurator();
     let record = configurator.create_backend("main", lambda(KEY)).await.unwrap();
     let compute = configurator.compute(&record).await.unwrap();
     let offers = compute.offers(&gpu("A100")).await.unwrap();
@@ -126,8 +84,9 @@ async fn offers_keep_dstacks_shape() {
 
 #[tokio::test]
 async fn a_refused_key_is_invalid_credentials_on_api_key() {
-    let setup = setup().await;
-    let err = lambda_configurator(&setup)
+    let setup = setup(0).await;
+    let err = setup
+        .configurator()
         .validate_config(&lambda("bad_key"), &ValidationContext::default())
         .await
         .unwrap_err();
@@ -138,12 +97,12 @@ async fn a_refused_key_is_invalid_credentials_on_api_key() {
 
 #[tokio::test]
 async fn server_errors_are_retried_then_temporary_naming_backend_and_operation() {
-    let setup = setup().await;
-    setup.api.fail_next(1, 503, None);
-    let configurator = lambda_configurator(&setup);
+    let setup = setup(0).await;
+    setup.fake.api.fail_next(1, 503, None);
+    let configurator = setup.configurator();
     configurator.validate_config(&lambda(KEY), &ValidationContext::default()).await.unwrap();
 
-    setup.api.fail_next(5, 500, None);
+    setup.fake.api.fail_next(5, 500, None);
     let err = configurator
         .validate_config(&lambda(KEY), &ValidationContext::default())
         .await

@@ -94,6 +94,12 @@ const NAME_SUFFIX_LENGTH: usize = 8;
 /// A unique cloud name for an instance: `dstack-<project>-<instance>-<8 random chars>`, at
 /// most 60 characters; the project is left out when it is not a valid resource name everywhere.
 pub fn unique_instance_name(config: &InstanceConfiguration) -> String {
+    unique_instance_name_within(config, MAX_NAME_LENGTH)
+}
+
+/// [`unique_instance_name`] for a provider with a shorter limit (JarvisLabs: 40): the prefix
+/// is cut, the random suffix kept, as dstack's `generate_unique_instance_name(max_length)`.
+pub fn unique_instance_name_within(config: &InstanceConfiguration, max_length: usize) -> String {
     let valid_project = {
         let name = &config.project_name;
         (2..=41).contains(&name.len())
@@ -105,7 +111,7 @@ pub fn unique_instance_name(config: &InstanceConfiguration) -> String {
     } else {
         format!("dstack-{}", config.instance_name)
     };
-    prefix.truncate(MAX_NAME_LENGTH - NAME_SUFFIX_LENGTH - 1);
+    prefix.truncate(max_length.saturating_sub(NAME_SUFFIX_LENGTH + 1));
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     let suffix: String =
@@ -254,6 +260,9 @@ mod tests {
         assert!(unique_instance_name(&config("Main_Project")).starts_with("dstack-fleet-0-"));
         let long = InstanceConfiguration { instance_name: "x".repeat(100), ..config("main") };
         assert_eq!(unique_instance_name(&long).len(), MAX_NAME_LENGTH);
+        let short = unique_instance_name_within(&long, 40);
+        assert!(short.len() == 40 && short.starts_with("dstack-main-xxx"), "{short}");
+        assert_ne!(short[32..], unique_instance_name_within(&long, 40)[32..], "the suffix stays");
     }
 
     #[test]

@@ -8,4 +8,4 @@ mod shim;
 
 pub use connection::{Connection, HostKeyPolicy, Output, Target};
 pub use error::SshError;
-pub use shim::{launcher_command, shell_quote, start_shim};
+pub use shim::{launcher_command, shell_quote, start_shim, start_shim_when_reachable};

@@ -1,7 +1,8 @@
 //! Starting `dstack-shim` over SSH, as dstack does on clouds whose images take no user data.
 
-use dstack_core::Secret;
+use dstack_core::backend::SshKeyPair;
 use dstack_core::ssh::SshSettings;
+use dstack_core::{BackendError, Secret};
 
 use crate::connection::{Connection, HostKeyPolicy, Target};
 use crate::error::SshError;
@@ -46,6 +47,38 @@ pub async fn start_shim(
     let host_key = connection.host_key().to_owned();
     connection.close().await;
     Ok(host_key)
+}
+
+/// What a backend's `update_provisioning_data` does once its VM has an address: logs in to
+/// `target` with the project key (accepting the fresh instance's host key, as dstack does)
+/// and starts the shim. `Ok(true)`: the launcher ran, and the caller records the hostname
+/// now, not before. `Ok(false)`: the instance is not reachable yet (booting, key not
+/// installed, slow) — the caller keeps the hostname unset and the server asks again at its
+/// next check. Other failures (a failing setup command, an unusable key) are errors.
+pub async fn start_shim_when_reachable(
+    target: &Target,
+    keys: &SshKeyPair,
+    setup: Option<&str>,
+    shim_commands: &[String],
+    settings: &SshSettings,
+) -> Result<bool, BackendError> {
+    let started = start_shim(
+        target,
+        &keys.private,
+        HostKeyPolicy::AcceptFirst,
+        setup,
+        shim_commands,
+        settings,
+    )
+    .await;
+    match started {
+        Ok(_) => Ok(true),
+        Err(err) if err.is_retryable() => {
+            tracing::debug!(%target, "dstack-shim not started yet: {err}");
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 #[cfg(test)]

@@ -164,3 +164,42 @@ async fn an_unreadable_key_is_named_without_its_text() {
     assert!(matches!(err, SshError::Key(_)), "{err:?}");
     assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
 }
+
+#[tokio::test]
+async fn a_backend_learns_whether_the_shim_started_or_the_instance_is_not_up_yet() {
+    let keys = key_pair("project");
+    let commands = vec!["echo started".to_owned()];
+    let closed = settings(free_port());
+    let not_yet = dstack_ssh::start_shim_when_reachable(
+        &target("ubuntu"),
+        &keys,
+        None,
+        &commands,
+        &SshSettings { connect_attempts: 1, ..closed },
+    )
+    .await;
+    assert!(!not_yet.unwrap(), "a closed port is a booting instance, not an error");
+
+    let Some(sshd) = Sshd::start("ubuntu", &keys.public) else { return };
+    let settings = settings(sshd.port());
+    let started =
+        dstack_ssh::start_shim_when_reachable(&target("ubuntu"), &keys, None, &commands, &settings)
+            .await;
+    assert!(started.unwrap(), "{}", sshd.log());
+    assert_eq!(
+        sshd.await_sudo_calls(1),
+        vec![vec!["sh".to_owned(), "-c".to_owned(), "echo started".to_owned()]]
+    );
+
+    let failing = dstack_ssh::start_shim_when_reachable(
+        &target("ubuntu"),
+        &keys,
+        Some("exit 3"),
+        &commands,
+        &settings,
+    )
+    .await;
+    let err = failing.unwrap_err();
+    assert_eq!(err.kind(), dstack_core::ErrorKind::Unexpected, "{err}");
+    assert!(err.message().contains("exit status 3"), "{err}");
+}

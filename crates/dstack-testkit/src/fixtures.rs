@@ -63,31 +63,8 @@ pub fn ssh_key_pair() -> SshKeyPair {
     }
 }
 
-/// A fake of Lambda Cloud's API accepting `keys`: `GET /instance-types` lists `capacity`
-/// (instance type → regions with capacity), in the shape of Lambda's API reference, and a
-/// refused key gets Lambda's 401 body.
+/// A fake of Lambda Cloud's API accepting `keys`, with `capacity` (instance type → regions
+/// with capacity now): [`crate::fakes::lambda`], for tests that need only its API.
 pub async fn fake_lambda(keys: &[&str], capacity: &[(&str, &[&str])]) -> crate::FakeApi {
-    use serde_json::{Value, json};
-    let data: serde_json::Map<String, Value> = capacity
-        .iter()
-        .map(|(name, regions)| {
-            let regions: Vec<Value> = regions.iter().map(|r| json!({"name": r, "description": r})).collect();
-            (
-                (*name).to_owned(),
-                json!({"instance_type": {"name": name}, "regions_with_capacity_available": regions}),
-            )
-        })
-        .collect();
-    let answer = json!({"data": data});
-    let mut builder = crate::FakeApi::builder().prefix("/api/v1").unauthorized(crate::Reply::status(
-        401,
-        json!({"error": {"code": "global/invalid-api-key", "message": "API key was invalid, expired, or deleted."}}),
-    ));
-    for key in keys {
-        builder = builder.bearer(key);
-    }
-    builder
-        .route("GET", "/instance-types", move |_| crate::Reply::json(answer.clone()))
-        .start()
-        .await
+    crate::fakes::lambda::start(keys, capacity).await.api
 }
