@@ -21,7 +21,7 @@ fn text(path: &Path) -> String {
 /// of its lines.
 fn squeezed(text: &str) -> String {
     let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    squeezed.replace(",)", ")")
+    squeezed.replace(",)", ")").replace(",]", "]")
 }
 
 /// The backend crates: the directories under `backends/` with a manifest.

@@ -11,8 +11,17 @@ use crate::settings::Settings;
 
 /// The backend features `dstack-server` has (see Cargo.toml), compiled in or not. The tidy
 /// test holds it equal to the manifest.
-pub const BACKEND_FEATURES: &[&str] =
-    &["aws", "cloudrift", "digitalocean", "lambda", "seeweb", "verda", "vultr"];
+pub const BACKEND_FEATURES: &[&str] = &[
+    "aws",
+    "cloudrift",
+    "digitalocean",
+    "hotaisle",
+    "jarvislabs",
+    "lambda",
+    "seeweb",
+    "verda",
+    "vultr",
+];
 
 /// A registry of every backend compiled into this binary.
 pub fn build(context: &BackendContext) -> Registry {
@@ -26,6 +35,10 @@ pub fn build(context: &BackendContext) -> Registry {
     dstack_backend_cloudrift::register(&mut registry, context);
     #[cfg(feature = "digitalocean")]
     dstack_backend_digitalocean::register(&mut registry, context);
+    #[cfg(feature = "hotaisle")]
+    dstack_backend_hotaisle::register(&mut registry, context);
+    #[cfg(feature = "jarvislabs")]
+    dstack_backend_jarvislabs::register(&mut registry, context);
     #[cfg(feature = "lambda")]
     dstack_backend_lambda::register(&mut registry, context);
     #[cfg(feature = "seeweb")]

@@ -2,7 +2,7 @@
 
 use dstack_core::backend::SshKeyPair;
 use dstack_core::ssh::SshSettings;
-use dstack_core::{BackendError, Secret};
+use dstack_core::{BackendError, ErrorKind, Secret};
 
 use crate::connection::{Connection, HostKeyPolicy, Target};
 use crate::error::SshError;
@@ -54,7 +54,8 @@ pub async fn start_shim(
 /// and starts the shim. `Ok(true)`: the launcher ran, and the caller records the hostname
 /// now, not before. `Ok(false)`: the instance is not reachable yet (booting, key not
 /// installed, slow) — the caller keeps the hostname unset and the server asks again at its
-/// next check. Other failures (a failing setup command, an unusable key) are errors.
+/// next check. A failing command is a `Transient` error (tried again at the next check);
+/// a changed host key or an unusable key is an `Unexpected` one.
 pub async fn start_shim_when_reachable(
     target: &Target,
     keys: &SshKeyPair,
@@ -76,6 +77,11 @@ pub async fn start_shim_when_reachable(
         Err(err) if err.is_retryable() => {
             tracing::debug!(%target, "dstack-shim not started yet: {err}");
             Ok(false)
+        }
+        // A failing setup (a package lock still held by the image's own first-boot updates)
+        // may pass at the next check; the server's provisioning timeout bounds the retries.
+        Err(err @ SshError::CommandFailed { .. }) => {
+            Err(BackendError::new(ErrorKind::Transient, err.to_string()))
         }
         Err(err) => Err(err.into()),
     }

@@ -7,7 +7,11 @@
 //! The descriptions are read where the project keeps them, `../shared/data/api-specs/` beside
 //! the repository (or `DSTACK_API_SPECS_DIR`), never copied into it. OpenAPI 3.0's dialect
 //! is turned into JSON Schema 2020-12 first (`nullable`, boolean `exclusiveMinimum`), and
-//! types a spec spells non-standardly are dropped rather than guessed.
+//! types a spec spells non-standardly are dropped rather than guessed. Swagger 2.0
+//! descriptions (Hot Aisle's) are read too: the body is an `in: body` parameter, answers
+//! carry their `schema` directly or name one of the root `responses`, schemas live under
+//! `definitions`, and `x-nullable` is `nullable`. Their paths are below `basePath`, which a
+//! fake's prefix stands for.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -122,25 +126,54 @@ impl Spec {
                 ));
             }
         }
-        let schema = format!("{op}/requestBody/content/application~1json/schema");
-        match (self.root.pointer(&schema), body) {
-            (Some(_), body) if !body.is_null() => {
+        match (self.request_schema(&op), body) {
+            (Some((schema, _)), body) if !body.is_null() => {
                 self.validate(&schema, body, &format!("{method} {path}"))
             }
-            (Some(_), _) => {
-                let required = self
-                    .root
-                    .pointer(&format!("{op}/requestBody/required"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                if required {
-                    Err(format!("{method} {path}: the body is required"))
-                } else {
-                    Ok(())
-                }
-            }
-            (None, _) => Ok(()),
+            (Some((_, true)), _) => Err(format!("{method} {path}: the body is required")),
+            _ => Ok(()),
         }
+    }
+
+    /// The pointer of the operation's body schema and whether a body is required: OpenAPI
+    /// 3's `requestBody`, or Swagger 2.0's `in: body` parameter.
+    fn request_schema(&self, op: &str) -> Option<(String, bool)> {
+        let schema = format!("{op}/requestBody/content/application~1json/schema");
+        if self.root.pointer(&schema).is_some() {
+            let required = self.root.pointer(&format!("{op}/requestBody/required"));
+            return Some((schema, required.and_then(Value::as_bool).unwrap_or(false)));
+        }
+        let parameters = self.root.pointer(&format!("{op}/parameters"))?.as_array()?;
+        parameters.iter().enumerate().find_map(|(i, parameter)| {
+            let (pointer, parameter) = match parameter.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let pointer = reference.strip_prefix('#')?.to_owned();
+                    let target = self.root.pointer(&pointer)?;
+                    (pointer, target)
+                }
+                None => (format!("{op}/parameters/{i}"), parameter),
+            };
+            (parameter.get("in").and_then(Value::as_str) == Some("body")).then(|| {
+                let required = parameter.get("required").and_then(Value::as_bool);
+                (format!("{pointer}/schema"), required.unwrap_or(false))
+            })
+        })
+    }
+
+    /// The pointer of the schema of the operation's `status` answer: OpenAPI 3's JSON
+    /// content, or Swagger 2.0's `schema`, inline or in a root response it names.
+    fn response_schema(&self, op: &str, status: u16) -> Option<String> {
+        let answer = format!("{op}/responses/{status}");
+        let openapi = format!("{answer}/content/application~1json/schema");
+        if self.root.pointer(&openapi).is_some() {
+            return Some(openapi);
+        }
+        let target = match self.root.pointer(&answer)?.get("$ref").and_then(Value::as_str) {
+            Some(reference) => reference.strip_prefix('#')?.to_owned(),
+            None => answer,
+        };
+        let schema = format!("{target}/schema");
+        self.root.pointer(&schema).is_some().then_some(schema)
     }
 
     /// Why an answer does not fit the documented answer of its status, if it does not. An
@@ -153,10 +186,7 @@ impl Spec {
         body: &Value,
     ) -> Result<(), String> {
         let Some(op) = self.operation(method, path) else { return Ok(()) };
-        let schema = format!("{op}/responses/{status}/content/application~1json/schema");
-        if self.root.pointer(&schema).is_none() {
-            return Ok(());
-        }
+        let Some(schema) = self.response_schema(&op, status) else { return Ok(()) };
         self.validate(&schema, body, &format!("the {status} answer to {method} {path}"))
     }
 
@@ -182,7 +212,7 @@ impl Spec {
     }
 
     /// The validator of the schema at `pointer`: the whole description as the root, so its
-    /// `#/components/...` references resolve, entered through a `$ref`.
+    /// `#/components/...` (or `#/definitions/...`) references resolve, entered through a `$ref`.
     fn validator(&self, pointer: &str) -> Result<Arc<jsonschema::Validator>, String> {
         let mut validators = self.validators.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(validator) = validators.get(pointer) {
@@ -192,7 +222,7 @@ impl Spec {
         // A URI fragment: the braces of path templates (`/v2/droplets/{id}`) are escaped.
         let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
         root.insert("$ref".into(), json!(format!("#{fragment}")));
-        for key in ["components", "definitions", "paths"] {
+        for key in ["components", "definitions", "parameters", "responses", "paths"] {
             if let Some(value) = self.root.get(key) {
                 root.insert(key.into(), value.clone());
             }
@@ -210,7 +240,7 @@ fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
-/// OpenAPI 3.0 schema dialect → JSON Schema 2020-12, in place.
+/// OpenAPI 3.0 (and Swagger 2.0) schema dialect → JSON Schema 2020-12, in place.
 fn to_json_schema(value: &mut Value) {
     const TYPES: &[&str] = &["null", "boolean", "object", "array", "number", "string", "integer"];
     match value {
@@ -220,7 +250,8 @@ fn to_json_schema(value: &mut Value) {
             {
                 map.remove("type");
             }
-            if map.get("nullable") == Some(&Value::Bool(true)) {
+            let nullable = |key: &str| map.get(key) == Some(&Value::Bool(true));
+            if nullable("nullable") || nullable("x-nullable") {
                 if let Some(Value::String(t)) = map.get("type").cloned() {
                     map.insert("type".into(), json!([t, "null"]));
                 }
@@ -308,6 +339,49 @@ mod tests {
     }
 
     #[test]
+    fn swagger_2_bodies_answers_and_definitions_are_read() {
+        let spec = spec(json!({
+            "swagger": "2.0",
+            "basePath": "/api/",
+            "paths": {
+                "/user/ssh_keys/": {"post": {
+                    "parameters": [{"in": "body", "name": "body", "required": true, "schema": {"$ref": "#/definitions/Key"}}],
+                    "responses": {"200": {"schema": {"$ref": "#/definitions/Key"}}, "400": {"$ref": "#/responses/BadRequest"}, "409": {"description": "Conflict"}}
+                }},
+                "/teams/{team}/vms/{vm}/": {"delete": {"parameters": [
+                    {"in": "path", "name": "team", "required": true, "type": "string"},
+                    {"$ref": "#/parameters/force"}
+                ], "responses": {"204": {"description": "gone"}}}}
+            },
+            "parameters": {"force": {"in": "query", "name": "force", "required": true, "type": "boolean"}},
+            "responses": {"BadRequest": {"description": "bad", "schema": {"type": "string"}}},
+            "definitions": {"Key": {
+                "type": "object", "required": ["authorized_key"],
+                "properties": {"authorized_key": {"type": "string"}, "comment": {"type": "string", "x-nullable": true}}
+            }}
+        }));
+        let ok = json!({"authorized_key": "ssh-ed25519 AAAA", "comment": null});
+        assert!(spec.check_request("POST", "/user/ssh_keys/", None, &ok).is_ok());
+        let err = spec.check_request("POST", "/user/ssh_keys/", None, &json!({})).unwrap_err();
+        assert!(err.contains("authorized_key"), "the body parameter's schema: {err}");
+        assert!(spec.check_request("POST", "/user/ssh_keys/", None, &Value::Null).is_err());
+        assert!(spec.check_response("POST", "/user/ssh_keys/", 200, &ok).is_ok());
+        assert!(spec.check_response("POST", "/user/ssh_keys/", 200, &json!([])).is_err());
+        assert!(spec.check_response("POST", "/user/ssh_keys/", 400, &json!("Bad")).is_ok());
+        assert!(
+            spec.check_response("POST", "/user/ssh_keys/", 400, &json!({})).is_err(),
+            "a root response's schema"
+        );
+        assert!(spec.check_response("POST", "/user/ssh_keys/", 409, &json!({})).is_ok());
+        let (path, query) = ("/teams/t/vms/vm-1/", Some("force=true"));
+        assert!(spec.check_request("DELETE", path, query, &Value::Null).is_ok());
+        assert!(
+            spec.check_request("DELETE", path, None, &Value::Null).is_err(),
+            "a referenced query parameter"
+        );
+    }
+
+    #[test]
     fn the_providers_descriptions_load_where_present() {
         // Absent in checkouts without the shared data: then nothing to check here.
         if let Some(spec) = Spec::load("digitalocean", "digitalocean.v2.trimmed.json") {
@@ -319,6 +393,13 @@ mod tests {
             let err =
                 spec.check_request("POST", "/instances", None, &json!({"label": 1})).unwrap_err();
             assert!(err.contains("does not fit"), "{err}");
+        }
+        if let Some(spec) = Spec::load("hotaisle", "swagger.json") {
+            let path = "/teams/t/virtual_machines/";
+            let err = spec.check_request("POST", path, None, &json!({"cpu_cores": 1})).unwrap_err();
+            assert!(err.contains("ram_capacity"), "{err}");
+            let err = spec.check_response("GET", "/user/", 200, &json!({"teams": []})).unwrap_err();
+            assert!(err.contains("user"), "{err}");
         }
         if let Some(spec) = Spec::load("cloudrift", "openapi.json") {
             let err =

@@ -80,6 +80,7 @@ impl Sshd {
         chmod(&sudo, 0o755);
         std::fs::write(&record, "").expect("the sudo record is created");
         chmod(&record, 0o666);
+        shared_shim_log();
         let config = format!(
             "ListenAddress 127.0.0.1:{port}\nHostKey {host}\nAuthorizedKeysFile {keys}\n\
              PidFile {pid}\nAllowUsers {user}\nStrictModes no\nUsePAM no\n\
@@ -169,6 +170,19 @@ impl Drop for Sshd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Where dstack's launcher writes the shim's output (`dstack_ssh`'s `SHIM_LOG`).
+const SHIM_LOG: &str = "/tmp/dstack-shim.log";
+
+/// The launcher redirects to `/tmp/dstack-shim.log` as the login user. Every test sshd of a
+/// machine shares its `/tmp` (real instances do not), so a log left by another login user
+/// (`ubuntu`, then `hotaisle`) would make the redirect, and so the launch, fail: root makes
+/// the file writable by every user before any login.
+fn shared_shim_log() {
+    let path = Path::new(SHIM_LOG);
+    let _ = std::fs::OpenOptions::new().create(true).append(true).open(path);
+    chmod(path, 0o666);
 }
 
 /// A loopback port nothing listens on (at the time of asking).

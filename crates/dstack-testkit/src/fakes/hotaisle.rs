@@ -1,1 +1,0 @@
-//! Placeholder: the hotaisle fake (being written).

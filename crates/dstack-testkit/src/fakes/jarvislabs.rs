@@ -1,1 +1,0 @@
-//! Placeholder: the jarvislabs fake (being written).
