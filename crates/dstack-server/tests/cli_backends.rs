@@ -25,18 +25,22 @@ fn vm_backend(backend: &'static str, creds: &str, good: &str, bad: &str) -> VmBa
 /// `create_yaml` (a refused key answers dstack's `invalid_credentials`, a good one creates the
 /// backend), then `dstack offer -b <type> --json` lists that backend's offers. Every provider
 /// is its stateful loopback fake (`dstack_testkit::fakes`), shaped from the provider's
-/// published OpenAPI (DigitalOcean, Vultr, CloudRift), SDK (Verda) or dstack's fixtures
-/// (Seeweb).
+/// published OpenAPI (DigitalOcean, Vultr, CloudRift) or Swagger (Hot Aisle), SDK (Verda) or
+/// dstack's fixtures (Seeweb, JarvisLabs).
 #[cfg(all(
     feature = "digitalocean",
     feature = "vultr",
     feature = "verda",
     feature = "cloudrift",
-    feature = "seeweb"
+    feature = "seeweb",
+    feature = "hotaisle",
+    feature = "jarvislabs"
 ))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_vm_backends_are_checked_and_offer_through_the_real_cli() {
-    use dstack_testkit::fakes::{cloudrift, digitalocean, seeweb, verda, vultr};
+    use dstack_testkit::fakes::{
+        cloudrift, digitalocean, hotaisle, jarvislabs, seeweb, verda, vultr,
+    };
     let Some(cli) = cli() else { return };
     let digitalocean = digitalocean::start(&["do-good"], digitalocean::sizes()).await;
     let amd = digitalocean::start(&["amd-good"], digitalocean::sizes()).await;
@@ -46,6 +50,8 @@ async fn rest_vm_backends_are_checked_and_offer_through_the_real_cli() {
     let verda = verda::start(&[("verda-id", "verda-good")], availability).await;
     let cloudrift = cloudrift::start(&["rift-good"], cloudrift::variants()).await;
     let seeweb = seeweb::start(&["seeweb-good"], seeweb::default_plans()).await;
+    let hotaisle = hotaisle::start(&["ha-good"], &["dstack-team"]).await;
+    let jarvislabs = jarvislabs::start(&["jl-good"]).await;
 
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("catalog");
@@ -60,7 +66,9 @@ async fn rest_vm_backends_are_checked_and_offer_through_the_real_cli() {
         .env("DSTACK_VULTR_API_URL", vultr.url())
         .env("DSTACK_VERDA_API_URL", verda.url())
         .env("DSTACK_CLOUDRIFT_API_URL", cloudrift.url())
-        .env("DSTACK_SEEWEB_API_URL", seeweb.url());
+        .env("DSTACK_SEEWEB_API_URL", seeweb.url())
+        .env("DSTACK_HOTAISLE_API_URL", hotaisle.url())
+        .env("DSTACK_JARVISLABS_API_URL", jarvislabs.url());
     let server = common::run(cmd);
     let bearer = format!("Bearer {}", server.token);
     let create = |yaml: String| {
@@ -107,6 +115,14 @@ async fn rest_vm_backends_are_checked_and_offer_through_the_real_cli() {
             refused_field: &["creds", "api_token"],
             ..vm_backend("seeweb", "{type: api_token, api_token: KEY}", "seeweb-good", "seeweb-bad")
         },
+        VmBackend {
+            backend: "hotaisle",
+            good: "type: hotaisle\nteam_handle: dstack-team\ncreds: {api_key: ha-good}\n"
+                .to_owned(),
+            bad: "type: hotaisle\nteam_handle: dstack-team\ncreds: {api_key: ha-bad}\n".to_owned(),
+            refused_field: &["creds", "api_key"],
+        },
+        vm_backend("jarvislabs", "{api_key: KEY}", "jl-good", "jl-bad"),
     ];
     for backend in &backends {
         let refused = create(backend.bad.clone()).await;
@@ -159,8 +175,8 @@ async fn rest_vm_backends_are_checked_and_offer_through_the_real_cli() {
         amd.api.violations(),
         vultr.api.violations(),
         cloudrift.api.violations(),
+        hotaisle.violations(),
     ] {
         assert_eq!(fake, Vec::<String>::new());
     }
 }
-

@@ -132,7 +132,6 @@ gpu_8x_h100_sxm5,us-west-1,23.92,208,1800.0,8,H100,80.0,False,24780.0,nvidia,,x8
 cpu_4x_general,us-east-1,0.2,4,16.0,0,,,False,100.0,,,x86,{}
 ";
 
-
 // Multi-threaded: the fake Lambda API must answer while the test blocks on the CLI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dstack_offer_lists_offers_from_a_local_catalog() {
