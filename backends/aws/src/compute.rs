@@ -32,8 +32,8 @@ use dstack_core::offers::{
     InstanceOffer, InstanceOfferWithAvailability, ProvisioningData, Requirements,
 };
 use dstack_core::provisioning::{
-    AgentSettings, instance_base_tags, merge_tags, project_base_tags, unique_instance_name,
-    user_data,
+    AgentSettings, idempotency_token, instance_base_tags, merge_tags, project_base_tags,
+    unique_instance_name, user_data,
 };
 use dstack_core::{BackendError, Compute, ErrorKind};
 use futures::future::join_all;
@@ -113,9 +113,6 @@ impl AwsCompute {
 
 /// What `RunInstances` needs besides the subnet.
 struct Launch<'a> {
-    /// The instance's unique name; with the zone, it makes the idempotency token, so that a
-    /// retried `RunInstances` never starts a second instance.
-    name: &'a str,
     offer: &'a InstanceOfferWithAvailability,
     config: &'a InstanceConfiguration,
     image_id: &'a str,
@@ -142,9 +139,9 @@ impl AwsCompute {
     ) -> Result<String> {
         let resources = &launch.offer.offer.instance.resources;
         let public = self.config.public_ips.unwrap_or(true);
-        // AWS keeps client tokens of at most 64 characters.
-        let mut token = format!("{}-{zone}", launch.name);
-        token.truncate(64);
+        // One token per dstack instance and offer: a RunInstances retried, or repeated by a
+        // server that stopped mid-call, gets the instance the first one started.
+        let token = idempotency_token(launch.config, &[zone, &launch.offer.offer.instance.name]);
         let mut request = client
             .run_instances()
             .client_token(token)
@@ -351,7 +348,6 @@ impl Compute for AwsCompute {
             self.config.os_images.is_some(),
         );
         let launch = Launch {
-            name: &name,
             offer,
             config,
             image_id: &image_id,

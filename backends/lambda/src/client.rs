@@ -124,6 +124,10 @@ pub struct Instance {
     pub status: String,
     #[serde(default)]
     pub ip: Option<String>,
+    #[serde(default)]
+    pub region: Option<Named>,
+    #[serde(default)]
+    pub instance_type: Option<Named>,
 }
 
 /// The instance, or `None` when Lambda does not know it.

@@ -3,7 +3,10 @@
 //! - Offers: the `lambdalabs` catalog, available where `GET /instance-types` has capacity.
 //! - Create: the project key registered under dstack's name, then
 //!   `POST /instance-operations/launch`. "insufficient-capacity" is `NoCapacity` (the server
-//!   moves to the next offer). A failed launch leaves no instance and no key it added.
+//!   moves to the next offer). A failed launch leaves no instance and no key it added. The
+//!   name is the same for every attempt of one dstack instance, and an instance of that name,
+//!   type and region that is up already is taken instead of launching another: a create
+//!   retried after the server stopped mid-call does not make a second VM.
 //! - Update: Lambda's images take no user data, so once the instance is up the backend logs
 //!   in over SSH, prepares Docker for GPUs and starts `dstack-shim`; the hostname is recorded
 //!   only after that ran.
@@ -20,7 +23,7 @@ use dstack_core::offers::{
     BackendData, CpuArchitecture, InstanceAvailability, InstanceConfiguration,
     InstanceOfferWithAvailability, ProvisioningData, Requirements,
 };
-use dstack_core::provisioning::{AgentSettings, shim_commands, unique_instance_name};
+use dstack_core::provisioning::{AgentSettings, shim_commands, stable_instance_name};
 use dstack_core::ssh::SshSettings;
 use dstack_core::{BackendError, Compute, ErrorKind};
 use dstack_ssh::{Target, start_shim_when_reachable};
@@ -167,11 +170,15 @@ impl Compute for LambdaCompute {
         offer: &InstanceOfferWithAvailability,
         config: &InstanceConfiguration,
     ) -> Result<ProvisioningData> {
-        let name = unique_instance_name(config);
+        let name = stable_instance_name(config);
         let public_key = keys::project_key(&config.ssh_keys)?;
         let (instance_type, region) = (&offer.offer.instance.name, &offer.offer.region);
         let _one_at_a_time = self.creating.lock().await;
         let key = keys::register(&self.client, public_key).await?;
+        if let Some(id) = self.launched_before(&name, instance_type, region).await? {
+            tracing::info!("Lambda instance {id} ({name}) was launched by an earlier attempt");
+            return Ok(self.provisioning_data(offer, id));
+        }
         let request = Launch {
             region_name: region,
             instance_type_name: instance_type,
@@ -196,20 +203,7 @@ impl Compute for LambdaCompute {
                 return Err(err);
             }
         };
-        Ok(ProvisioningData {
-            backend: BackendType::Lambda,
-            instance_type: offer.offer.instance.clone(),
-            instance_id,
-            hostname: None,
-            internal_ip: None,
-            region: region.clone(),
-            availability_zone: None,
-            price: offer.offer.price,
-            username: USERNAME.to_owned(),
-            ssh_port: Some(22),
-            dockerized: true,
-            backend_data: BackendData::none(),
-        })
+        Ok(self.provisioning_data(offer, instance_id))
     }
 
     /// Booting (or not listed yet): wait. Terminated or preempted: it will not come up. Up
@@ -243,5 +237,47 @@ impl Compute for LambdaCompute {
         _data: &BackendData,
     ) -> Result<()> {
         self.terminate(instance_id).await
+    }
+}
+
+impl LambdaCompute {
+    /// An instance of this name, type and region that an earlier attempt launched and that
+    /// is not going away.
+    async fn launched_before(
+        &self,
+        name: &str,
+        instance_type: &str,
+        region: &str,
+    ) -> Result<Option<String>> {
+        let named = |n: &Option<crate::client::Named>, want: &str| {
+            n.as_ref().is_some_and(|n| n.name == want)
+        };
+        Ok(instances_named(&self.client, name).await?.into_iter().find_map(|i| {
+            let usable = !GONE.contains(&i.status.as_str())
+                && named(&i.instance_type, instance_type)
+                && named(&i.region, region);
+            usable.then_some(i.id)
+        }))
+    }
+
+    fn provisioning_data(
+        &self,
+        offer: &InstanceOfferWithAvailability,
+        instance_id: String,
+    ) -> ProvisioningData {
+        ProvisioningData {
+            backend: BackendType::Lambda,
+            instance_type: offer.offer.instance.clone(),
+            instance_id,
+            hostname: None,
+            internal_ip: None,
+            region: offer.offer.region.clone(),
+            availability_zone: None,
+            price: offer.offer.price,
+            username: USERNAME.to_owned(),
+            ssh_port: Some(22),
+            dockerized: true,
+            backend_data: BackendData::none(),
+        }
     }
 }

@@ -11,7 +11,7 @@ use common::{KEY, expected_sudo_calls, gpu, instance, lambda, setup};
 use dstack_core::Compute;
 use dstack_core::ErrorKind;
 use dstack_core::backend::SshKeyPair;
-use dstack_core::offers::{BackendData, InstanceOfferWithAvailability};
+use dstack_core::offers::{BackendData, InstanceConfiguration, InstanceOfferWithAvailability};
 use dstack_core::provisioning::{AgentSettings, shim_commands};
 use dstack_testkit::sshd::{Sshd, free_port, key_pair};
 use serde_json::{Value, json};
@@ -38,13 +38,18 @@ async fn a_launch_registers_the_project_key_once_and_asks_for_dstacks_instance()
     let compute = setup.compute(lambda(KEY)).await;
     let offer = a100(&*compute).await;
     let data = compute.create_instance(&offer, &instance(&keys)).await.unwrap();
-    compute.create_instance(&offer, &instance(&keys)).await.unwrap();
+    let second = InstanceConfiguration { instance_id: "second".to_owned(), ..instance(&keys) };
+    compute.create_instance(&offer, &second).await.unwrap();
+    // The same instance again (a retry after the server stopped mid-call): taken, not launched.
+    let again = compute.create_instance(&offer, &instance(&keys)).await.unwrap();
+    assert_eq!(again.instance_id, data.instance_id);
 
     let key = dstack_backend_lambda::key_name(&keys.public);
     let bodies = launch_bodies(&setup);
     assert_eq!(bodies.len(), 2);
     let name = bodies[0]["name"].as_str().unwrap().to_owned();
     assert!(name.starts_with("dstack-main-fleet-0-") && name.len() <= 60, "{name}");
+    assert_ne!(bodies[1]["name"], name, "another instance, another name");
     assert_eq!(
         bodies[0],
         json!({
@@ -145,7 +150,8 @@ async fn terminate_is_idempotent_and_a_vanished_instance_fails_provisioning() {
     assert_eq!(err.kind(), ErrorKind::ProvisioningFailed);
     assert!(err.message().ends_with("is preempted"), "{err}");
 
-    let data = compute.create_instance(&offer, &instance(&keys)).await.unwrap();
+    let fresh = InstanceConfiguration { instance_id: "fresh".to_owned(), ..instance(&keys) };
+    let data = compute.create_instance(&offer, &fresh).await.unwrap();
     for _ in 0..2 {
         compute
             .terminate_instance(&data.instance_id, "us-east-1", &BackendData::none())

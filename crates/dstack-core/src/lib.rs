@@ -11,6 +11,7 @@ pub mod yaml;
 pub use secret::Secret;
 pub mod backend;
 pub mod error;
+pub mod fleets;
 pub mod offers;
 pub mod provisioning;
 pub mod resources;

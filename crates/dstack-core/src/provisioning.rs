@@ -100,6 +100,50 @@ pub fn unique_instance_name(config: &InstanceConfiguration) -> String {
 /// [`unique_instance_name`] for a provider with a shorter limit (JarvisLabs: 40): the prefix
 /// is cut, the random suffix kept, as dstack's `generate_unique_instance_name(max_length)`.
 pub fn unique_instance_name_within(config: &InstanceConfiguration, max_length: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let suffix: String =
+        (0..NAME_SUFFIX_LENGTH).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect();
+    format!("{}-{suffix}", name_prefix(config, max_length))
+}
+
+/// A name like [`unique_instance_name`]'s whose suffix comes from the instance's dstack id
+/// (`instance_id`), so that every attempt to create one instance uses the same name: a
+/// backend without idempotency tokens finds by it what an interrupted attempt created.
+pub fn stable_instance_name(config: &InstanceConfiguration) -> String {
+    let hash = fnv1a(&[&config.instance_id]);
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let suffix: String = (0..NAME_SUFFIX_LENGTH)
+        .map(|i| CHARS[((hash >> (i * 6)) % CHARS.len() as u64) as usize] as char)
+        .collect();
+    format!("{}-{suffix}", name_prefix(config, MAX_NAME_LENGTH))
+}
+
+/// An idempotency token (hex, 32 characters) for creating one dstack instance on one offer:
+/// the same instance (`instance_id`) and the same `offer_parts` (region, zone, instance type)
+/// give the same token on every attempt, so that a provider that keeps tokens (AWS's
+/// `ClientToken`) returns the instance an interrupted attempt started.
+pub fn idempotency_token(config: &InstanceConfiguration, offer_parts: &[&str]) -> String {
+    let mut parts = vec![config.instance_id.as_str()];
+    parts.extend_from_slice(offer_parts);
+    let first = fnv1a(&parts);
+    parts.push("\u{1}");
+    format!("{first:016x}{:016x}", fnv1a(&parts))
+}
+
+/// FNV-1a over the parts (each ended by a NUL): stable across Rust releases, unlike the
+/// standard library's hasher.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.iter().flat_map(|p| p.bytes().chain([0])) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// `dstack-<project>-<instance>` (the project left out when it is not a valid resource name
+/// everywhere), cut to leave room for the suffix within `max_length`.
+fn name_prefix(config: &InstanceConfiguration, max_length: usize) -> String {
     let valid_project = {
         let name = &config.project_name;
         (2..=41).contains(&name.len())
@@ -112,11 +156,7 @@ pub fn unique_instance_name_within(config: &InstanceConfiguration, max_length: u
         format!("dstack-{}", config.instance_name)
     };
     prefix.truncate(max_length.saturating_sub(NAME_SUFFIX_LENGTH + 1));
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let suffix: String =
-        (0..NAME_SUFFIX_LENGTH).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect();
-    format!("{prefix}-{suffix}")
+    prefix
 }
 
 /// The tags of a created resource: dstack's own first, then the backend's configured tags,
@@ -263,6 +303,16 @@ mod tests {
         let short = unique_instance_name_within(&long, 40);
         assert!(short.len() == 40 && short.starts_with("dstack-main-xxx"), "{short}");
         assert_ne!(short[32..], unique_instance_name_within(&long, 40)[32..], "the suffix stays");
+        let stable = stable_instance_name(&config("main"));
+        assert_eq!(stable, stable_instance_name(&config("main")), "one name per instance id");
+        let other = InstanceConfiguration { instance_id: "another".to_owned(), ..config("main") };
+        assert_ne!(stable, stable_instance_name(&other));
+        assert!(stable.starts_with("dstack-main-fleet-0-") && stable.len() == 28, "{stable}");
+        let token = idempotency_token(&config("main"), &["us-east-1a", "c5.large"]);
+        assert_eq!(token.len(), 32);
+        assert_eq!(token, idempotency_token(&config("main"), &["us-east-1a", "c5.large"]));
+        assert_ne!(token, idempotency_token(&config("main"), &["us-east-1b", "c5.large"]));
+        assert_ne!(token, idempotency_token(&other, &["us-east-1a", "c5.large"]));
     }
 
     #[test]

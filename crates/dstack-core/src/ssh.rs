@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 /// Timeouts and retries of SSH connections to instances, as dstack's: a 10 s connect
-/// timeout, 60 s for the shim launcher, 240 s for setup commands that may install packages.
+/// timeout, 60 s for the shim launcher, 240 s for setup commands that may install packages,
+/// 9 s for a request to the shim's HTTP API through the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshSettings {
     /// From the TCP connect to a finished authentication.
@@ -21,7 +22,17 @@ pub struct SshSettings {
     /// Replaces every instance's SSH port: where instances are reached through a forwarder
     /// (a bastion's port mapping, a test `sshd`) instead of the provider's port.
     pub instance_port: Option<u16>,
+    /// Where `dstack-shim`'s HTTP API listens on the instance (its `localhost` only, reached
+    /// through an SSH tunnel): dstack's `DSTACK_SHIM_HTTP_PORT`, 10998. Tests point it at a
+    /// fake shim on loopback.
+    pub shim_port: u16,
+    /// The limit of one request to the shim's API once logged in (dstack's
+    /// `REQUEST_TIMEOUT`): opening the tunnel, sending the request, reading the answer.
+    pub shim_request_timeout: Duration,
 }
+
+/// dstack's `DSTACK_SHIM_HTTP_PORT`: where the shim's HTTP API listens on an instance.
+pub const DSTACK_SHIM_HTTP_PORT: u16 = 10998;
 
 impl Default for SshSettings {
     fn default() -> Self {
@@ -32,6 +43,8 @@ impl Default for SshSettings {
             launch_timeout: Duration::from_secs(60),
             setup_timeout: Duration::from_secs(240),
             instance_port: None,
+            shim_port: DSTACK_SHIM_HTTP_PORT,
+            shim_request_timeout: Duration::from_secs(9),
         }
     }
 }

@@ -63,3 +63,19 @@ impl Computes {
         self.built.write().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// The compute of the project's configured backend of `backend_type`, built from its stored
+/// record (or reused): what provisioning and termination call.
+pub async fn project_compute(
+    state: &crate::state::AppState,
+    project_id: &str,
+    backend_type: BackendType,
+) -> crate::error::Result<Arc<dyn Compute>> {
+    let Some(row) = state.store.backend(project_id, backend_type.as_str()).await? else {
+        return Err(crate::error::ServerError::Refused(format!(
+            "Backend {backend_type} is not configured in the project"
+        )));
+    };
+    let record = crate::configure::record(&row)?;
+    Ok(state.computes.get(&state.registry, project_id, backend_type, &record).await?)
+}

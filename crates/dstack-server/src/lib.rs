@@ -10,6 +10,7 @@ pub mod configure;
 pub mod db;
 pub mod encryption;
 pub mod error;
+pub mod fleets;
 pub mod http;
 pub mod offers;
 pub mod online;

@@ -171,6 +171,7 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
     settings.backend_check_timeout = Duration::from_secs(timeout);
     settings.agent = dstack_core::provisioning::AgentSettings::from_vars(env);
     settings.endpoints = dstack_backend_kit::Endpoints::from_vars(env);
+    settings.fleets = dstack_server::fleets::FleetSettings::from_vars(env)?;
     if let Some(dir) = env("DSTACK_SERVER_UI_DIR") {
         settings.ui_dir = dir.into();
     }

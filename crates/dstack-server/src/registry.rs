@@ -56,6 +56,7 @@ pub fn context(settings: &Settings) -> BackendContext {
     BackendContext {
         agent: settings.agent.clone(),
         endpoints: settings.endpoints.clone(),
+        ssh: settings.fleets.ssh.clone(),
         ..BackendContext::new(catalog(&settings.server_dir))
     }
 }

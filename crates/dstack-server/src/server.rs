@@ -81,6 +81,7 @@ pub async fn start(settings: Settings, mut registry: Registry) -> Result<Started
         settings: Arc::new(settings.clone()),
         permissions: Arc::new(RwLock::new(Default::default())),
         computes: Default::default(),
+        background: Default::default(),
     };
     let token = settings.admin_token.clone();
     let admin = db
@@ -125,6 +126,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let Started { state, admin, listener, .. } = started;
     tokio::spawn(reload_on_hangup(state.clone(), admin));
+    crate::fleets::worker::start(state.clone());
     let limits = state.settings.http.clone();
     crate::ui::log_status(&state.settings.ui_dir);
     crate::http::serve(listener, api::router(state), &limits, shutdown).await

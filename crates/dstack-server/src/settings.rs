@@ -42,6 +42,8 @@ pub struct Settings {
     /// beside the state so that one directory holds all a server serves; `cargo xtask ui`
     /// fills it.
     pub ui_dir: PathBuf,
+    /// How instances are provisioned, watched and reached.
+    pub fleets: crate::fleets::FleetSettings,
 }
 
 /// What one client may hold of the server, so that idle, slow or huge requests cannot starve
@@ -95,6 +97,7 @@ impl Settings {
             http: HttpLimits::default(),
             agent: Default::default(),
             endpoints: Default::default(),
+            fleets: Default::default(),
         }
     }
 }

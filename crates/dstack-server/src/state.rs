@@ -18,6 +18,8 @@ pub struct AppState {
     pub permissions: Arc<RwLock<DefaultPermissions>>,
     /// Backends built from their records, reused across requests.
     pub computes: crate::computes::Computes,
+    /// Wakes the background worker after a change it should act on.
+    pub background: crate::fleets::Hint,
 }
 
 impl AppState {

@@ -12,6 +12,7 @@ use russh::{ChannelMsg, Disconnect};
 use tokio::net::TcpStream;
 
 use crate::error::SshError;
+use crate::http::{AnswerReader, HttpAnswer, get_request};
 
 /// How much of a command's stdout and stderr is kept (the end of each).
 const OUTPUT_LIMIT: usize = 64 * 1024;
@@ -194,6 +195,65 @@ impl Connection {
         })
     }
 
+    /// `GET path` from `host:port` as the instance sees it (its `localhost` included),
+    /// through a `direct-tcpip` channel of this connection — what `ssh -L` forwards — with
+    /// `Connection: close`. Opening the channel, sending and reading the answer (status,
+    /// headers, a body of at most 1 MiB by `Content-Length`, chunks or to the end) take at
+    /// most `timeout`. Any status is an answer. [`SshError::TunnelRefused`]: the server
+    /// would not open the channel (nothing listens at `host:port`, or forwarding is off);
+    /// [`SshError::HttpTimeout`]: no whole answer in time; [`SshError::Http`]: a request
+    /// that cannot be sent (a path not absolute, a line break) or an answer that is not HTTP.
+    pub async fn http_get(
+        &self,
+        host: &str,
+        port: u16,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<HttpAnswer, SshError> {
+        let to = format!("{host}:{port}");
+        let http_error = |reason: String| SshError::Http {
+            target: self.target.to_string(),
+            to: to.clone(),
+            reason,
+        };
+        let request = get_request(host, port, path).map_err(http_error)?;
+        let exchange = async {
+            let mut channel = self
+                .handle
+                .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0)
+                .await
+                .map_err(|e| match e {
+                    russh::Error::ChannelOpenFailure(reason) => SshError::TunnelRefused {
+                        target: self.target.to_string(),
+                        to: to.clone(),
+                        reason: refusal(&reason).to_owned(),
+                    },
+                    e => self.broke(e),
+                })?;
+            channel.data(request.as_slice()).await.map_err(|e| self.broke(e))?;
+            let mut reader = AnswerReader::default();
+            loop {
+                let ended = match channel.wait().await {
+                    Some(ChannelMsg::Data { data }) => {
+                        reader.push(&data).map_err(http_error)?;
+                        false
+                    }
+                    Some(ChannelMsg::Eof | ChannelMsg::Close) | None => true,
+                    Some(_) => continue,
+                };
+                if let Some(answer) = reader.answer(ended).map_err(http_error)? {
+                    let _ = channel.close().await;
+                    return Ok(answer);
+                }
+            }
+        };
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| SshError::HttpTimeout {
+            target: self.target.to_string(),
+            to: to.clone(),
+            after: timeout,
+        })?
+    }
+
     /// Says goodbye to the server; dropping the connection closes it too.
     pub async fn close(self) {
         let _ = self.handle.disconnect(Disconnect::ByApplication, "", "en").await;
@@ -201,6 +261,19 @@ impl Connection {
 
     fn broke(&self, err: russh::Error) -> SshError {
         SshError::Protocol { target: self.target.to_string(), reason: err.to_string() }
+    }
+}
+
+/// Why the server would not open a tunnel, in words.
+fn refusal(reason: &russh::ChannelOpenFailure) -> &'static str {
+    match reason {
+        russh::ChannelOpenFailure::ConnectFailed => "connect failed (nothing listens there)",
+        russh::ChannelOpenFailure::AdministrativelyProhibited => {
+            "administratively prohibited (forwarding is disabled)"
+        }
+        russh::ChannelOpenFailure::UnknownChannelType => "the server does not forward ports",
+        russh::ChannelOpenFailure::ResourceShortage => "resource shortage",
+        russh::ChannelOpenFailure::Other { .. } => "refused",
     }
 }
 

@@ -24,6 +24,17 @@ pub enum SshError {
     /// The command ran and failed.
     #[error("a command on {target} failed ({}): {stderr}", status_text(*exit_status))]
     CommandFailed { target: String, exit_status: Option<u32>, stderr: String },
+    /// The server would not open a tunnel (`direct-tcpip`, what `ssh -L` asks for) to `to`:
+    /// nothing listens there (yet), or the server forbids forwarding.
+    #[error("{target} refused a tunnel to {to}: {reason}")]
+    TunnelRefused { target: String, to: String, reason: String },
+    /// An HTTP request through a tunnel got no full answer in time.
+    #[error("no HTTP answer from {to} through {target} within {after:?}")]
+    HttpTimeout { target: String, to: String, after: Duration },
+    /// An HTTP request through a tunnel cannot be sent as asked, or its answer is not HTTP
+    /// (or larger than the limit).
+    #[error("HTTP with {to} through {target} failed: {reason}")]
+    Http { target: String, to: String, reason: String },
     /// The private key cannot be used.
     #[error("the SSH private key cannot be read: {0}")]
     Key(String),
@@ -37,11 +48,16 @@ fn status_text(status: Option<u32>) -> String {
 }
 
 impl SshError {
-    /// Whether trying again later may succeed: the instance may still be booting.
+    /// Whether trying again later may succeed: the instance may still be booting, or the
+    /// service behind a tunnel still starting.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            SshError::Unreachable { .. } | SshError::KeyRefused { .. } | SshError::Timeout { .. }
+            SshError::Unreachable { .. }
+                | SshError::KeyRefused { .. }
+                | SshError::Timeout { .. }
+                | SshError::TunnelRefused { .. }
+                | SshError::HttpTimeout { .. }
         )
     }
 }

@@ -16,6 +16,7 @@ fn settings(port: u16) -> SshSettings {
         launch_timeout: Duration::from_secs(10),
         setup_timeout: Duration::from_secs(10),
         instance_port: Some(port),
+        ..SshSettings::default()
     }
 }
 

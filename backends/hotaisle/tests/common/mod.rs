@@ -50,6 +50,7 @@ pub fn ssh(port: u16) -> SshSettings {
         retry_interval: Duration::from_millis(200),
         launch_timeout: Duration::from_secs(10),
         setup_timeout: Duration::from_secs(10),
+        ..SshSettings::default()
     }
 }
 

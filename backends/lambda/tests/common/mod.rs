@@ -33,6 +33,7 @@ pub fn ssh_settings(ssh_port: u16) -> SshSettings {
         launch_timeout: Duration::from_secs(10),
         setup_timeout: Duration::from_secs(10),
         instance_port: Some(ssh_port),
+        ..SshSettings::default()
     }
 }
 

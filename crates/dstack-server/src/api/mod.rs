@@ -6,6 +6,8 @@ pub mod backends;
 mod client_version;
 pub mod error;
 pub mod extract;
+pub mod fleet_models;
+mod fleets;
 mod ide;
 mod job_command;
 mod listing;
@@ -59,6 +61,7 @@ pub(crate) fn table() -> route::Api {
     backends::routes(&mut api);
     secrets::routes(&mut api);
     runs::routes(&mut api);
+    fleets::routes(&mut api);
     absent::routes(&mut api);
     api
 }
@@ -104,6 +107,9 @@ pub fn read_body(path: &str, bytes: &[u8]) -> Result<(), ApiError> {
         (_, "update") if route.starts_with("projects/") => {
             parse_body::<projects::UpdateProjectRequest>(bytes).map(drop)
         }
+        ("fleets/list", _) => fleets::read_body("all", bytes),
+        ("instances/list", _) => fleets::read_body("instances", bytes),
+        (_, call) if route.contains("/fleets/") => fleets::read_body(call, bytes),
         (_, "add_members" | "set_members") => {
             parse_body::<members::MembersRequest>(bytes).map(drop)
         }

@@ -26,6 +26,19 @@ pub fn timestamp(micros: i64) -> String {
     }
 }
 
+/// Reads a datetime as clients send it back (`2026-11-22T04:41:11.535529Z`, an offset, or
+/// none: UTC) as microseconds since the epoch.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let with_zone = if text.ends_with('Z') || text[10.min(text.len())..].contains(['+', '-']) {
+        text.to_owned()
+    } else {
+        format!("{text}Z")
+    };
+    let at = time::OffsetDateTime::parse(&with_zone, &Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1000).ok()
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct UserPermissions {
     pub can_create_projects: bool,

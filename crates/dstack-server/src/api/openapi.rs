@@ -195,6 +195,7 @@ pub fn openapi() -> Value {
             Request::RunPlan => Some((run_plan_request(false), true)),
             Request::GpuList => Some((run_plan_request(true), true)),
             Request::AnyObject => Some((json!({"type": "object"}), false)),
+            Request::Json { schema, required } => Some((schema(), required)),
         };
         if let Some((schema, required)) = body {
             operation["requestBody"] = json!({

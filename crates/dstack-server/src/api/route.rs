@@ -37,6 +37,11 @@ pub enum Request {
     /// Any JSON object, or nothing: the requests of features this server does not have yet,
     /// whose fields it does not read.
     AnyObject,
+    /// A JSON body its handler reads itself (a fleet spec), described by `schema`.
+    Json {
+        schema: fn() -> Value,
+        required: bool,
+    },
 }
 
 /// A request model as the document needs it.

@@ -7,6 +7,8 @@
 //! [`StoreError::Exists`], never a silent overwrite.
 
 mod backends;
+mod fleets;
+mod instances;
 mod projects;
 mod public_keys;
 mod secrets;
@@ -21,6 +23,10 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 pub use self::backends::{BackendRow, BackendWrite};
+pub use self::fleets::{FleetRow, status as fleet_status};
+pub use self::instances::{
+    Claim, InstanceRow, InstanceUpdate, NewInstance, status as instance_status,
+};
 pub use self::projects::{ListedProject, Member, Project, ProjectRole};
 pub use self::public_keys::PublicKeyRow;
 pub use self::secrets::SecretRow;

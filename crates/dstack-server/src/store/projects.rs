@@ -139,6 +139,19 @@ impl Store {
         row.map(|r| self.project_from_row(&r)).transpose()
     }
 
+    /// The project with this id, unless deleted.
+    pub async fn project_by_id(&self, id: &str) -> Result<Option<Project>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            project_columns!(),
+            " FROM projects WHERE id = $1 AND deleted = 0"
+        ))
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| self.project_from_row(&r)).transpose()
+    }
+
     /// All projects, newest first.
     pub async fn projects(&self) -> Result<Vec<Project>> {
         let rows = sqlx::query(concat!(

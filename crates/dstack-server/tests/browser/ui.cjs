@@ -57,9 +57,12 @@ async function main(page) {
   await editor.click();
   // insertText is one input event: no auto-indent or bracket pairing of typed keys.
   await page.keyboard.insertText(backendYaml);
-  const typed = await page.locator('.ace_editor .ace_content').innerText();
-  if (!typed.includes(`type: ${backendType}`)) {
-    throw new Error(`the editor holds ${JSON.stringify(typed)}`);
+  // Ace renders the text on a later frame: wait for it rather than read it at once.
+  const content = page.locator('.ace_editor .ace_content');
+  try {
+    await content.filter({ hasText: `type: ${backendType}` }).waitFor({ timeout: 10000 });
+  } catch (err) {
+    throw new Error(`the editor holds ${JSON.stringify(await content.innerText())}`);
   }
   await page.getByRole('button', { name: 'Save' }).click();
 

@@ -1,0 +1,134 @@
+//! The background worker: claims due instances (row locks, see `store::instances`), runs
+//! each one's step on its own task, at most [`WORKERS`] at a time, keeps its locks alive
+//! while it works, and retires fleets whose instances are all gone. A hint (after an apply
+//! or a delete) wakes it at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+
+use super::Step;
+use super::lifecycle::{Reason, Transition};
+use crate::state::AppState;
+use crate::store::{Claim, InstanceRow, InstanceUpdate, instance_status, now_micros};
+
+/// Instances processed at once (dstack's instance pipeline has 20 workers).
+const WORKERS: usize = 20;
+/// How often the worker looks for due rows when nothing wakes it.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Wakes the worker: cheap to clone, shared by the API handlers.
+#[derive(Debug, Clone, Default)]
+pub struct Hint(Arc<Notify>);
+
+impl Hint {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Starts the worker (unless background processing is off) as server `owner`.
+pub fn start(state: AppState) {
+    if !state.settings.fleets.background {
+        tracing::info!("Background processing is disabled: instances are not provisioned");
+        return;
+    }
+    let owner = uuid::Uuid::new_v4().to_string();
+    tokio::spawn(keep_locks(state.clone(), owner.clone()));
+    tokio::spawn(run(state, owner));
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Extends this server's locks well before they expire.
+async fn keep_locks(state: AppState, owner: String) {
+    let timeout = state.settings.fleets.lock_timeout;
+    loop {
+        tokio::time::sleep(timeout / 3).await;
+        if let Err(err) = state.store.extend_locks(&owner, micros(timeout)).await {
+            tracing::warn!("cannot extend the instance locks: {err}");
+        }
+    }
+}
+
+async fn run(state: AppState, owner: String) {
+    if state.store.db.kind == crate::db::DbKind::Sqlite {
+        // One server per SQLite database: locks left are a stopped server's.
+        if let Err(err) = state.store.release_all_locks().await {
+            tracing::warn!("cannot release stale instance locks: {err}");
+        }
+    }
+    let permits = Arc::new(Semaphore::new(WORKERS));
+    let settings = state.settings.fleets.clone();
+    loop {
+        let free = permits.available_permits();
+        if free > 0 {
+            let now = now_micros();
+            let claim = Claim {
+                owner: &owner,
+                lock_micros: micros(settings.lock_timeout),
+                due_before: now - micros(settings.interval),
+                idle_due_before: now - 2 * micros(settings.interval),
+                limit: free as i64,
+            };
+            match state.store.claim_instances(&claim).await {
+                Ok(rows) => {
+                    for row in rows {
+                        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+                        let (state, owner) = (state.clone(), owner.clone());
+                        tokio::spawn(async move {
+                            process(&state, &owner, row).await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(err) => tracing::warn!("cannot claim instances: {err}"),
+            }
+        }
+        match state.store.retire_terminated_fleets().await {
+            Ok(names) => {
+                for name in names {
+                    tracing::info!(fleet = %name, "Fleet status changed TERMINATING -> TERMINATED");
+                }
+            }
+            Err(err) => tracing::warn!("cannot retire fleets: {err}"),
+        }
+        tokio::select! {
+            _ = state.background.0.notified() => {}
+            _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
+
+/// One instance's step, by its status, then its row written and released.
+async fn process(state: &AppState, owner: &str, row: InstanceRow) {
+    let step = Step { state, owner };
+    let mut update = InstanceUpdate::of(&row);
+    if row.termination_requested {
+        update.termination_seen = true;
+        if row.status != instance_status::TERMINATING {
+            let transition = Transition::to_terminating(Reason::TerminatedByUser, None);
+            step.transition(&row, &mut update, transition);
+        }
+    }
+    match update.status.as_str() {
+        instance_status::PENDING => {
+            super::provision::provision(&step, &row, &mut update).await;
+        }
+        instance_status::PROVISIONING | instance_status::IDLE => {
+            super::check::check(&step, &row, &mut update).await;
+        }
+        instance_status::TERMINATING => super::terminate::terminate(&step, &row, &mut update).await,
+        _ => {}
+    }
+    match state.store.release_instance(&row.id, owner, &update).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(instance = %row.name, "the instance's lock was lost before its result was written")
+        }
+        Err(err) => tracing::warn!(instance = %row.name, "cannot write the instance: {err}"),
+    }
+}
