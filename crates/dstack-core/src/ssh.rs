@@ -22,6 +22,9 @@ pub struct SshSettings {
     /// Replaces every instance's SSH port: where instances are reached through a forwarder
     /// (a bastion's port mapping, a test `sshd`) instead of the provider's port.
     pub instance_port: Option<u16>,
+    /// Replaces every instance's host likewise: all instances reached at one forwarder's
+    /// address (with `instance_port`, one port-forwarding bastion; a test `sshd`).
+    pub instance_host: Option<String>,
     /// Where `dstack-shim`'s HTTP API listens on the instance (its `localhost` only, reached
     /// through an SSH tunnel): dstack's `DSTACK_SHIM_HTTP_PORT`, 10998. Tests point it at a
     /// fake shim on loopback.
@@ -43,6 +46,7 @@ impl Default for SshSettings {
             launch_timeout: Duration::from_secs(60),
             setup_timeout: Duration::from_secs(240),
             instance_port: None,
+            instance_host: None,
             shim_port: DSTACK_SHIM_HTTP_PORT,
             shim_request_timeout: Duration::from_secs(9),
         }
@@ -53,6 +57,11 @@ impl SshSettings {
     /// The port to connect to for an instance whose provider gives `port`.
     pub fn port(&self, port: u16) -> u16 {
         self.instance_port.unwrap_or(port)
+    }
+
+    /// The host to connect to for an instance whose provider gives `host`.
+    pub fn host<'a>(&'a self, host: &'a str) -> &'a str {
+        self.instance_host.as_deref().unwrap_or(host)
     }
 
     /// The longest one shim start (setup, then launcher, each after its retried connect) may

@@ -78,7 +78,8 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Connects to `target` (its port replaced by `settings.instance_port` when set) and logs
+    /// Connects to `target` (its host and port replaced by `settings.instance_host` and
+    /// `settings.instance_port` when set) and logs
     /// in with `key`. Unreachable hosts and refused keys are tried again
     /// `settings.connect_attempts` times, `settings.retry_interval` apart: an instance that
     /// is booting opens its port and installs its keys a little later.
@@ -88,7 +89,11 @@ impl Connection {
         policy: &HostKeyPolicy,
         settings: &SshSettings,
     ) -> Result<Connection, SshError> {
-        let target = Target { port: settings.port(target.port), ..target.clone() };
+        let target = Target {
+            host: settings.host(&target.host).to_owned(),
+            port: settings.port(target.port),
+            user: target.user.clone(),
+        };
         let key = decode_secret_key(key.expose(), None)
             .map_err(|_| SshError::Key("not an unencrypted OpenSSH or PEM private key".into()))?;
         let key = Arc::new(key);

@@ -25,8 +25,8 @@ pub struct FleetSettings {
     /// crashed server delays its instances by.
     pub lock_timeout: Duration,
     /// SSH to instances: the shim's port (`DSTACK_SHIM_HTTP_PORT`, dstack's 10998) and an
-    /// instance port override (`DSTACK_SERVER_INSTANCE_SSH_PORT`, this server's: instances
-    /// reached through a port-forwarding bastion, or a test `sshd`).
+    /// address override (`DSTACK_SERVER_INSTANCE_SSH_HOST` and `_PORT`, this server's: every
+    /// instance reached through one port-forwarding bastion, or a test `sshd`).
     pub ssh: SshSettings,
 }
 
@@ -82,6 +82,7 @@ impl FleetSettings {
             settings.ssh.shim_port = u16::try_from(port)
                 .map_err(|_| "DSTACK_SHIM_HTTP_PORT is not a port".to_owned())?;
         }
+        settings.ssh.instance_host = var("DSTACK_SERVER_INSTANCE_SSH_HOST");
         if let Some(port) = number("DSTACK_SERVER_INSTANCE_SSH_PORT")? {
             let port = u16::try_from(port)
                 .map_err(|_| "DSTACK_SERVER_INSTANCE_SSH_PORT is not a port".to_owned())?;
