@@ -48,10 +48,10 @@ CREATE TABLE instances (
     -- The offer a create is being tried on (JSON), written before the backend is called: a
     -- server that stopped mid-call retries exactly it first, with the same idempotency token.
     pending_offer TEXT,
-    -- Once created: the offer taken and the backend's provisioning data (JSON).
+    -- Once created: the offer taken (its price too) and the backend's provisioning data
+    -- (JSON).
     backend TEXT,
     region TEXT,
-    price DOUBLE PRECISION,
     offer TEXT,
     job_provisioning_data TEXT,
     -- Which server works on the row, until when (a row lock that outlives a crash by at most

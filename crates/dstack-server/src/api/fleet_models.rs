@@ -1,7 +1,7 @@
 //! dstack's `Fleet` and `Instance`, field for field and in dstack's order, from the stored
 //! rows.
 
-use dstack_core::offers::ProvisioningData;
+use dstack_core::offers::{InstanceOfferWithAvailability, ProvisioningData};
 use serde_json::{Value, json};
 
 use super::models::timestamp;
@@ -13,6 +13,8 @@ pub fn instance(row: &InstanceRow, project_name: &str, fleet_name: &str) -> Valu
     let data: Option<ProvisioningData> =
         row.job_provisioning_data.as_deref().and_then(|d| serde_json::from_str(d).ok());
     let instance_type = data.as_ref().map(|d| json!(d.instance_type));
+    let offer: Option<InstanceOfferWithAvailability> =
+        row.offer.as_deref().and_then(|o| serde_json::from_str(o).ok());
     json!({
         "id": row.id,
         "project_name": project_name,
@@ -33,7 +35,7 @@ pub fn instance(row: &InstanceRow, project_name: &str, fleet_name: &str) -> Valu
         "finished_at": row.finished_at.map(timestamp),
         "region": row.region,
         "availability_zone": data.as_ref().and_then(|d| d.availability_zone.clone()),
-        "price": row.price,
+        "price": offer.map(|o| o.offer.price),
         "total_blocks": 1,
         "busy_blocks": 0,
         "gpu_driver": null,

@@ -111,7 +111,6 @@ pub async fn provision(step: &Step<'_>, row: &InstanceRow, update: &mut Instance
                 update.pending_offer = None;
                 update.backend = Some(backend.to_string());
                 update.region = Some(region);
-                update.price = Some(offer.offer.price);
                 update.offer = serde_json::to_string(&offer).ok();
                 update.job_provisioning_data = serde_json::to_string(&data).ok();
                 update.started_at = Some(crate::store::now_micros());

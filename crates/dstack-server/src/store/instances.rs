@@ -69,7 +69,6 @@ pub struct InstanceRow {
     pub pending_offer: Option<String>,
     pub backend: Option<String>,
     pub region: Option<String>,
-    pub price: Option<f64>,
     pub offer: Option<String>,
     pub job_provisioning_data: Option<String>,
 }
@@ -79,7 +78,7 @@ const COLUMNS: &str = "id, project_id, fleet_id, name, instance_num, status, cre
     instance_configuration, termination_policy, termination_idle_time, termination_requested, \
     termination_reason, termination_reason_message, termination_deadline, \
     first_termination_retry_at, last_termination_retry_at, pending_offer, backend, region, \
-    price, offer, job_provisioning_data";
+    offer, job_provisioning_data";
 
 fn instance_from_row(row: &AnyRow) -> Result<InstanceRow> {
     Ok(InstanceRow {
@@ -108,7 +107,6 @@ fn instance_from_row(row: &AnyRow) -> Result<InstanceRow> {
         pending_offer: row.try_get("pending_offer")?,
         backend: row.try_get("backend")?,
         region: row.try_get("region")?,
-        price: row.try_get("price")?,
         offer: row.try_get("offer")?,
         job_provisioning_data: row.try_get("job_provisioning_data")?,
     })
@@ -186,7 +184,6 @@ pub struct InstanceUpdate {
     pub pending_offer: Option<String>,
     pub backend: Option<String>,
     pub region: Option<String>,
-    pub price: Option<f64>,
     pub offer: Option<String>,
     pub job_provisioning_data: Option<String>,
     /// The worker acted on the row's termination request: it is cleared.
@@ -209,7 +206,6 @@ impl InstanceUpdate {
             pending_offer: row.pending_offer.clone(),
             backend: row.backend.clone(),
             region: row.region.clone(),
-            price: row.price,
             offer: row.offer.clone(),
             job_provisioning_data: row.job_provisioning_data.clone(),
             termination_seen: false,
@@ -330,7 +326,7 @@ impl Store {
         self.write_instance(id, owner, update, true).await
     }
 
-    /// One statement for both: `$17` = 1 releases. A termination request or a reason set by
+    /// One statement for both: `$16` = 1 releases. A termination request or a reason set by
     /// the API while the worker held the row survives the write: the worker clears the
     /// request only when it acted on it (`termination_seen`), and sets a reason only when it
     /// has one.
@@ -350,12 +346,12 @@ impl Store {
              termination_reason_message = COALESCE($7, termination_reason_message), \
              termination_deadline = $8, first_termination_retry_at = $9, \
              last_termination_retry_at = $10, pending_offer = $11, backend = $12, region = $13, \
-             price = $14, offer = $15, job_provisioning_data = $16, \
-             last_processed_at = CASE WHEN $17 = 1 THEN $18 ELSE last_processed_at END, \
-             lock_owner = CASE WHEN $17 = 1 THEN NULL ELSE lock_owner END, \
-             lock_expires_at = CASE WHEN $17 = 1 THEN NULL ELSE lock_expires_at END, \
-             termination_requested = CASE WHEN $19 = 1 THEN 0 ELSE termination_requested END \
-             WHERE id = $20 AND lock_owner = $21",
+             offer = $14, job_provisioning_data = $15, \
+             last_processed_at = CASE WHEN $16 = 1 THEN $17 ELSE last_processed_at END, \
+             lock_owner = CASE WHEN $16 = 1 THEN NULL ELSE lock_owner END, \
+             lock_expires_at = CASE WHEN $16 = 1 THEN NULL ELSE lock_expires_at END, \
+             termination_requested = CASE WHEN $18 = 1 THEN 0 ELSE termination_requested END \
+             WHERE id = $19 AND lock_owner = $20",
         )
         .bind(&update.status)
         .bind(update.started_at)
@@ -370,7 +366,6 @@ impl Store {
         .bind(&update.pending_offer)
         .bind(&update.backend)
         .bind(&update.region)
-        .bind(update.price)
         .bind(&update.offer)
         .bind(&update.job_provisioning_data)
         .bind(i64::from(release))

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 pub mod cli;
+pub mod fleets;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -49,6 +49,9 @@ struct State {
     booting: BTreeMap<String, u32>,
     polls_until_active: u32,
     launch_faults: VecDeque<LaunchFault>,
+    /// How long a launch takes to answer after the instance exists (a slow API: the window
+    /// in which a client may stop between Lambda's action and its answer).
+    launch_delay: std::time::Duration,
     next_id: u64,
 }
 
@@ -110,7 +113,18 @@ pub async fn start(keys: &[&str], capacity: &[(&str, &[&str])]) -> FakeLambda {
         .route("DELETE", "/ssh-keys/{id}", route(&state, delete_ssh_key))
         .route("GET", "/instances", route(&state, instances))
         .route("GET", "/instances/{id}", route(&state, instance))
-        .route("POST", "/instance-operations/launch", route(&state, launch))
+        .route("POST", "/instance-operations/launch", {
+            let state = state.clone();
+            move |request: &Recorded| {
+                let (reply, delay) = {
+                    let mut state = lock(&state);
+                    (launch(&mut state, request), state.launch_delay)
+                };
+                // The instance exists (and is listed) while the answer is on its way.
+                std::thread::sleep(delay);
+                reply
+            }
+        })
         .route("POST", "/instance-operations/terminate", route(&state, terminate))
         .start()
         .await;
@@ -167,6 +181,17 @@ impl FakeLambda {
     /// The next launch launches its instance but answers 500.
     pub fn next_launch_answer_lost(&self) {
         lock(&self.state).launch_faults.push_back(LaunchFault::LoseAnswer);
+    }
+
+    /// Launches answer `delay` after their instance exists.
+    pub fn set_launch_delay(&self, delay: std::time::Duration) {
+        lock(&self.state).launch_delay = delay;
+    }
+
+    /// How many launches were asked for.
+    pub fn launches(&self) -> usize {
+        let requests = self.api.requests();
+        requests.iter().filter(|r| r.path == "/instance-operations/launch").count()
     }
 
     /// How many polls an instance stays `booting` (default 1).
