@@ -28,11 +28,12 @@ fn tag<'a>(instance: &'a Instance, key: &str) -> Option<&'a str> {
     instance.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
-/// The fleet's EC2 instances (by their `Name` tag), with their state.
-async fn fleet_instances(url: &str) -> Vec<Instance> {
+/// The fleet's EC2 instances (by the run's own tag: moto outlives test runs), with their
+/// state.
+async fn fleet_instances(url: &str, run: &str) -> Vec<Instance> {
     let answer = ec2(url)
         .describe_instances()
-        .filters(Filter::builder().name("tag:dstack_fleet_test").values("cpus").build())
+        .filters(Filter::builder().name("tag:dstack_fleet_test").values(run).build())
         .send()
         .await
         .unwrap();
@@ -50,6 +51,7 @@ async fn a_fleet_starts_and_terminates_ec2_instances_in_moto() {
         return;
     };
     let Some(cli) = cli() else { return };
+    let run = uuid::Uuid::new_v4().simple().to_string();
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("catalog");
     std::fs::create_dir_all(&catalog).unwrap();
@@ -93,7 +95,7 @@ async fn a_fleet_starts_and_terminates_ec2_instances_in_moto() {
     std::fs::create_dir_all(&work).unwrap();
     std::fs::write(
         work.join("fleet.dstack.yml"),
-        "type: fleet\nname: cpus\nnodes: 2\ntags:\n  dstack_fleet_test: cpus\n",
+        format!("type: fleet\nname: cpus\nnodes: 2\ntags:\n  dstack_fleet_test: {run}\n"),
     )
     .unwrap();
     // Detached: moto's instances never become reachable, so `apply` would wait for them.
@@ -111,7 +113,7 @@ async fn a_fleet_starts_and_terminates_ec2_instances_in_moto() {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let instances = loop {
-        let instances = fleet_instances(&moto).await;
+        let instances = fleet_instances(&moto, &run).await;
         if instances.len() == 2 {
             break instances;
         }
@@ -137,7 +139,7 @@ async fn a_fleet_starts_and_terminates_ec2_instances_in_moto() {
     assert!(deleted.status.success());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let instances = fleet_instances(&moto).await;
+        let instances = fleet_instances(&moto, &run).await;
         if instances.len() == 2 && instances.iter().all(|i| state(i) == "terminated") {
             break;
         }

@@ -98,6 +98,9 @@ async fn a_server_killed_mid_launch_resumes_without_a_duplicate_or_an_orphan() {
     )
     .await;
     assert_eq!(fake.instances().len(), 1, "no second instance: {:?}", fake.instances());
+    // The killed server's launch is counted once its (undelivered) answer is done.
+    until("the first launch answered", 10, || restarted.log(), || async { fake.launches() >= 1 })
+        .await;
     assert_eq!(fake.launches(), 1, "the retried create found the launched instance");
     assert!(restarted.log().contains("was launched by an earlier attempt"), "{}", restarted.log());
 
