@@ -125,6 +125,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ssh_keys,
         user: std::env::var("USER").unwrap_or_else(|_| "example".to_owned()),
         reservation: None,
+        placement_group: None,
         tags: None,
     };
     let mut data = compute.create_instance(offer, &instance).await?;

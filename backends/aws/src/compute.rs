@@ -6,6 +6,8 @@
 //!   ([`crate::images`]), the project's security group and key pair ([`crate::security`]),
 //!   then `RunInstances` zone by zone until one has capacity.
 //! - Update: the IPs once the instance runs. Terminate: idempotent.
+//! - Placement groups ([`crate::placement`]): cluster groups in the group's region; an instance
+//!   is launched into one with `Placement.GroupName` when its configuration names it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -16,8 +18,8 @@ use aws_sdk_ec2::types::{
     BlockDeviceMapping, CapacityReservationSpecification, CapacityReservationTarget,
     EbsBlockDevice, IamInstanceProfileSpecification, InstanceInterruptionBehavior,
     InstanceMarketOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceStateName,
-    InstanceType, LocationType, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions,
-    VolumeType,
+    InstanceType, LocationType, MarketType, Placement, ResourceType, SpotInstanceType,
+    SpotMarketOptions, VolumeType,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -31,6 +33,7 @@ use dstack_core::offers::{
     AcceleratorVendor, BackendData, CpuArchitecture, InstanceAvailability, InstanceConfiguration,
     InstanceOffer, InstanceOfferWithAvailability, ProvisioningData, Requirements,
 };
+use dstack_core::placement::{PlacementGroup, PlacementGroupProvisioningData};
 use dstack_core::provisioning::{
     AgentSettings, idempotency_token, instance_base_tags, merge_tags, project_base_tags,
     unique_instance_name, user_data,
@@ -41,7 +44,7 @@ use futures::future::join_all;
 use crate::client::AwsClients;
 use crate::error::from_sdk;
 use crate::images::{self, ImageQuery};
-use crate::{network, security, tags};
+use crate::{network, placement, security, tags};
 
 /// The instance families dstack offers on AWS (beyond them, only
 /// `experimental_instance_types`).
@@ -66,6 +69,16 @@ impl AwsCompute {
         clients: AwsClients,
     ) -> Self {
         Self { config, catalog, agent, clients }
+    }
+
+    /// The tags of the project's shared resources (security group, key pair, placement
+    /// groups): dstack's, then the configured ones.
+    fn shared_tags(&self, project_name: &str) -> Tags {
+        tags::valid_only(merge_tags(
+            project_base_tags(project_name),
+            self.config.tags.as_ref(),
+            None,
+        ))
     }
 
     fn supported(&self, offer: &InstanceOffer) -> bool {
@@ -140,7 +153,9 @@ impl AwsCompute {
         let resources = &launch.offer.offer.instance.resources;
         let public = self.config.public_ips.unwrap_or(true);
         // One token per dstack instance and offer: a RunInstances retried, or repeated by a
-        // server that stopped mid-call, gets the instance the first one started.
+        // server that stopped mid-call, gets the instance the first one started. The placement
+        // group is not part of it: repeated with another group, AWS refuses the call
+        // (`IdempotentParameterMismatch`) rather than starting a second instance.
         let token = idempotency_token(launch.config, &[zone, &launch.offer.offer.instance.name]);
         let mut request = client
             .run_instances()
@@ -192,6 +207,9 @@ impl AwsCompute {
                     )
                     .build(),
             );
+        }
+        if let Some(group) = &launch.config.placement_group {
+            request = request.placement(Placement::builder().group_name(group).build());
         }
         if let Some(reservation) = &launch.config.reservation {
             request = request.capacity_reservation_specification(
@@ -308,11 +326,7 @@ impl Compute for AwsCompute {
             self.config.tags.as_ref(),
             config.tags.as_ref(),
         ));
-        let shared_tags = tags::valid_only(merge_tags(
-            project_base_tags(&config.project_name),
-            self.config.tags.as_ref(),
-            None,
-        ));
+        let shared_tags = self.shared_tags(&config.project_name);
         let network =
             network::resolve(&client, &self.config, region, offer.availability_zones.as_deref())
                 .await?;
@@ -437,5 +451,46 @@ impl Compute for AwsCompute {
         _backend_data: &BackendData,
     ) -> Result<()> {
         terminate(&self.ec2(region).await, instance_id).await
+    }
+
+    async fn create_placement_group(
+        &self,
+        group: &PlacementGroup,
+        master_offer: &InstanceOfferWithAvailability,
+    ) -> Result<PlacementGroupProvisioningData> {
+        if !placement::supports(group, &master_offer.offer) {
+            return Err(BackendError::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{} instances cannot be in a cluster placement group",
+                    master_offer.offer.instance.name
+                ),
+            ));
+        }
+        let client = self.ec2(group.region()).await;
+        placement::create(&client, group, &self.shared_tags(&group.project_name)).await?;
+        Ok(PlacementGroupProvisioningData {
+            backend: BackendType::Aws,
+            backend_data: BackendData::none(),
+        })
+    }
+
+    async fn delete_placement_group(
+        &self,
+        group: &PlacementGroup,
+        _data: &PlacementGroupProvisioningData,
+    ) -> Result<()> {
+        placement::delete(&self.ec2(group.region()).await, &group.name).await
+    }
+
+    /// An AWS group in the offer's region that can hold the offer's type.
+    fn is_suitable_placement_group(
+        &self,
+        group: &PlacementGroup,
+        offer: &InstanceOfferWithAvailability,
+    ) -> bool {
+        group.backend() == BackendType::Aws
+            && group.region() == offer.offer.region
+            && placement::supports(group, &offer.offer)
     }
 }

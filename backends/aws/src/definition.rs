@@ -25,6 +25,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     create_instance: true,
     privileged: true,
     instance_volumes: true,
+    placement_groups: true,
     reservations: true,
     ..Capabilities::OFFERS_ONLY
 };

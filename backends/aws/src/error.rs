@@ -25,6 +25,7 @@ where
         (_, c)
             if c.starts_with("InvalidAMIID")
                 || c == "InvalidInstanceType"
+                || c == "InvalidPlacementGroup.Unknown"
                 || c.ends_with(".NotFound") =>
         {
             ErrorKind::NotFound

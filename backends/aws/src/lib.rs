@@ -7,6 +7,7 @@ mod definition;
 mod error;
 pub mod images;
 pub mod network;
+mod placement;
 pub mod security;
 mod tags;
 

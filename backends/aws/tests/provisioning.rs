@@ -1,6 +1,6 @@
 //! Creating and terminating instances with the real AWS SDK against moto (see `common`): the
 //! conformance suite first, then what is AWS's own — VPC modes, images, the security group,
-//! tags, spot, and refusals that leave nothing behind.
+//! tags, spot, placement groups, and refusals that leave nothing behind.
 //!
 //! Tests share one moto, so each uses its own project name (security groups and key pairs
 //! are per project) and its own VPC names.
@@ -16,6 +16,8 @@ use dstack_core::config::BackendType;
 use dstack_core::config::load::from_yaml;
 use dstack_core::offers::BackendData;
 use dstack_core::offers::{InstanceConfiguration, InstanceOfferWithAvailability, SshKey};
+use dstack_core::placement::PlacementGroup;
+use dstack_core::provisioning::unique_placement_group_name;
 use dstack_core::resources::Requirements;
 use dstack_core::{Compute, ErrorKind};
 use dstack_testkit::conformance;
@@ -50,6 +52,7 @@ fn instance_config(project: &str) -> InstanceConfiguration {
         ssh_keys: vec![SshKey { public: PUBLIC_KEY.to_owned() }],
         user: "admin".to_owned(),
         reservation: None,
+        placement_group: None,
         tags: Some(
             [("run".to_owned(), "train".to_owned()), ("owner".to_owned(), "me".to_owned())].into(),
         ),
@@ -439,4 +442,113 @@ async fn vpc_ids_per_region() {
     .await;
     let err = gone.create_instance(&cpu, &instance_config("vpc-ids")).await.unwrap_err();
     assert_eq!(err.message(), "Failed to find VPC vpc-0000000000000dead in region us-east-2");
+}
+
+/// The placement group `name` as moto describes it, or the error code.
+async fn describe_group(
+    url: &str,
+    region: &str,
+    name: &str,
+) -> Result<aws_sdk_ec2::types::PlacementGroup, String> {
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    match ec2(url, region).describe_placement_groups().group_names(name).send().await {
+        Ok(answer) => Ok(answer.placement_groups()[0].clone()),
+        Err(err) => Err(err.code().map_or_else(|| format!("{err:?}"), str::to_owned)),
+    }
+}
+
+#[tokio::test]
+async fn cluster_placement_groups() {
+    let Some(url) = moto() else { return };
+    // moto has no placement groups: `tests/moto/server.py` adds them (`cargo xtask test`
+    // starts moto through it, as `Cargo.toml` declares).
+    if let Err(err) = ec2(&url, "us-east-2").describe_placement_groups().send().await {
+        panic!(
+            "this moto answers no DescribePlacementGroups ({err:?}): start it with \
+             `python backends/aws/tests/moto/server.py -p PORT` instead of `moto_server`"
+        );
+    }
+    let compute = compute(&url, "regions: [us-east-2]\ntags: {team: ml}\n").await;
+    let project = "placement";
+    let group = PlacementGroup::cluster(
+        unique_placement_group_name(project, "cluster"),
+        project,
+        BackendType::Aws,
+        "us-east-2",
+    );
+    let cpu = offer(&*compute, "c5.2xlarge", false).await;
+
+    // Suitable: an AWS group in the offer's region, for a type that can be in a cluster.
+    assert!(compute.is_suitable_placement_group(&group, &cpu));
+    let mut elsewhere = cpu.clone();
+    elsewhere.offer.region = "us-east-1".to_owned();
+    assert!(!compute.is_suitable_placement_group(&group, &elsewhere));
+    let mut burstable = cpu.clone();
+    burstable.offer.instance.name = "t3.xlarge".to_owned();
+    assert!(!compute.is_suitable_placement_group(&group, &burstable));
+    let gcp = PlacementGroup::cluster(&group.name, project, BackendType::Gcp, "us-east-2");
+    assert!(!compute.is_suitable_placement_group(&gcp, &cpu));
+
+    // A burstable master cannot found a cluster: nothing is created.
+    let err = compute.create_placement_group(&group, &burstable).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert_eq!(
+        describe_group(&url, "us-east-2", &group.name).await.unwrap_err(),
+        "InvalidPlacementGroup.Unknown"
+    );
+
+    // Created in the group's region, with the strategy and the project's shared tags; a
+    // repeated create (an answer lost) is success.
+    let data = compute.create_placement_group(&group, &cpu).await.unwrap();
+    assert_eq!(data.backend, BackendType::Aws);
+    assert!(data.backend_data.is_none());
+    let described = describe_group(&url, "us-east-2", &group.name).await.unwrap();
+    assert_eq!(described.strategy().map(|s| s.as_str()), Some("cluster"));
+    assert_eq!(tag(described.tags(), "owner"), Some("dstack"));
+    assert_eq!(tag(described.tags(), "dstack_project"), Some(project));
+    assert_eq!(tag(described.tags(), "team"), Some("ml"));
+    assert_eq!(compute.create_placement_group(&group, &cpu).await.unwrap(), data);
+
+    // An instance launched into it: EC2 reports the group as its placement.
+    let config = InstanceConfiguration {
+        instance_id: "8f9a1c34-0000-4000-8000-00000000c1a5".to_owned(),
+        placement_group: Some(group.name.clone()),
+        ..instance_config(project)
+    };
+    let instance = compute.create_instance(&cpu, &config).await.unwrap();
+    let described = describe(&url, "us-east-2", &instance.instance_id).await;
+    assert_eq!(described.placement().and_then(|p| p.group_name()), Some(group.name.as_str()));
+
+    // While the instance runs, the group is in use: try again later. (moto itself has no
+    // placement groups; `tests/moto/server.py` refuses the delete as AWS does, with
+    // `InvalidPlacementGroup.InUse`, while an instance in the group is not terminated.)
+    let err = compute.delete_placement_group(&group, &data).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PlacementGroupInUse, "{err}");
+    assert!(err.kind().is_temporary());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "aws delete placement group ({} in us-east-2): Placement group {} is in use",
+            group.name, group.name
+        )
+    );
+    assert!(describe_group(&url, "us-east-2", &group.name).await.is_ok());
+
+    // Once the instance is terminated, the group goes; deleting it again is success.
+    compute
+        .terminate_instance(&instance.instance_id, "us-east-2", &BackendData::none())
+        .await
+        .unwrap();
+    compute.delete_placement_group(&group, &data).await.unwrap();
+    assert_eq!(
+        describe_group(&url, "us-east-2", &group.name).await.unwrap_err(),
+        "InvalidPlacementGroup.Unknown"
+    );
+    compute.delete_placement_group(&group, &data).await.unwrap();
+
+    // An instance asked for in a group that is gone is refused, and nothing is left running.
+    let err = compute.create_instance(&cpu, &config).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.message().contains("InvalidPlacementGroup.Unknown"), "{err}");
+    assert!(live_instances(&url, "us-east-2", project).await.is_empty());
 }

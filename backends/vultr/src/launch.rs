@@ -113,6 +113,7 @@ mod tests {
             ssh_keys: vec![],
             user: "admin".to_owned(),
             reservation: None,
+            placement_group: None,
             tags: None,
         }
     }

@@ -36,6 +36,9 @@ pub enum ErrorKind {
     NotYetTerminated,
     /// The instance failed while starting and will not come up: stop waiting, terminate it.
     ProvisioningFailed,
+    /// A placement group still has instances in it and cannot be deleted yet: call delete
+    /// again later (dstack's `PlacementGroupInUseError`).
+    PlacementGroupInUse,
     /// Anything else, including a request that may or may not have been carried out (a
     /// create that got no answer): not safe to try again blindly.
     Unexpected,
@@ -55,7 +58,13 @@ impl ErrorKind {
 
     /// Whether the same call may succeed if tried again later.
     pub fn is_temporary(self) -> bool {
-        matches!(self, ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::NotYetTerminated)
+        matches!(
+            self,
+            ErrorKind::RateLimited
+                | ErrorKind::Transient
+                | ErrorKind::NotYetTerminated
+                | ErrorKind::PlacementGroupInUse
+        )
     }
 
     /// Whether the caller should move on to the next offer.
@@ -286,6 +295,8 @@ mod tests {
     fn kinds_tell_retry_from_next_offer() {
         assert!(ErrorKind::RateLimited.is_temporary());
         assert!(ErrorKind::NotYetTerminated.is_temporary());
+        assert!(ErrorKind::PlacementGroupInUse.is_temporary());
+        assert_eq!(ErrorKind::PlacementGroupInUse.api_code(), "error");
         assert!(!ErrorKind::ProvisioningFailed.is_temporary());
         assert!(!ErrorKind::NoCapacity.is_temporary());
         assert!(ErrorKind::NoCapacity.try_next_offer());

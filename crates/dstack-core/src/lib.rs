@@ -13,6 +13,7 @@ pub mod backend;
 pub mod error;
 pub mod fleets;
 pub mod offers;
+pub mod placement;
 pub mod provisioning;
 pub mod resources;
 pub mod ssh;

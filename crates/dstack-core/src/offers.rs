@@ -152,6 +152,17 @@ pub struct InstanceConfiguration {
     pub ssh_keys: Vec<SshKey>,
     pub user: String,
     pub reservation: Option<String>,
+    /// The name of the placement group to launch the instance into (the `name` of a
+    /// [`crate::placement::PlacementGroup`] this backend created), or `None`.
+    ///
+    /// A field here, not a third argument of `create_instance` as in dstack: every backend's
+    /// `create_instance` keeps its signature, and the backends that cannot place instances
+    /// need not know of it (the registry refuses to create an instance in a placement group
+    /// on a backend whose capabilities do not declare `placement_groups`). The name is all
+    /// a provider needs (AWS's `Placement.GroupName`). dstack's `InstanceConfiguration` has no
+    /// such field: it is left out of the JSON when `None`, so what is stored reads the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_group: Option<String>,
     /// Tags to put on every created resource, besides the backend's configured tags.
     pub tags: Option<indexmap::IndexMap<String, String>>,
 }

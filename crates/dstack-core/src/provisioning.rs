@@ -100,11 +100,7 @@ pub fn unique_instance_name(config: &InstanceConfiguration) -> String {
 /// [`unique_instance_name`] for a provider with a shorter limit (JarvisLabs: 40): the prefix
 /// is cut, the random suffix kept, as dstack's `generate_unique_instance_name(max_length)`.
 pub fn unique_instance_name_within(config: &InstanceConfiguration, max_length: usize) -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let suffix: String =
-        (0..NAME_SUFFIX_LENGTH).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect();
-    format!("{}-{suffix}", name_prefix(config, max_length))
+    format!("{}-{}", name_prefix(config, max_length), random_suffix())
 }
 
 /// A name like [`unique_instance_name`]'s whose suffix comes from the instance's dstack id
@@ -144,19 +140,40 @@ fn fnv1a(parts: &[&str]) -> u64 {
 /// `dstack-<project>-<instance>` (the project left out when it is not a valid resource name
 /// everywhere), cut to leave room for the suffix within `max_length`.
 fn name_prefix(config: &InstanceConfiguration, max_length: usize) -> String {
-    let valid_project = {
-        let name = &config.project_name;
-        (2..=41).contains(&name.len())
-            && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    };
+    resource_name_prefix(&config.project_name, &config.instance_name, max_length)
+}
+
+/// `dstack-<project>-<resource>`, the project left out when it is not a valid resource name
+/// everywhere (dstack's `generate_unique_backend_name`), cut to leave room for the suffix.
+fn resource_name_prefix(project_name: &str, resource_name: &str, max_length: usize) -> String {
+    let valid_project = (2..=41).contains(&project_name.len())
+        && project_name.starts_with(|c: char| c.is_ascii_lowercase())
+        && project_name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     let mut prefix = if valid_project {
-        format!("dstack-{}-{}", config.project_name, config.instance_name)
+        format!("dstack-{project_name}-{resource_name}")
     } else {
-        format!("dstack-{}", config.instance_name)
+        format!("dstack-{resource_name}")
     };
     prefix.truncate(max_length.saturating_sub(NAME_SUFFIX_LENGTH + 1));
     prefix
+}
+
+/// 8 random characters of `[a-z0-9]`.
+fn random_suffix() -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..NAME_SUFFIX_LENGTH).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+}
+
+/// A unique cloud name for a fleet's placement group, as dstack's
+/// `generate_unique_placement_group_name`: `dstack-<project>-<fleet>-<8 random chars>`, at most
+/// 60 characters, the project left out when it is not a valid resource name everywhere.
+pub fn unique_placement_group_name(project_name: &str, fleet_name: &str) -> String {
+    format!(
+        "{}-{}",
+        resource_name_prefix(project_name, fleet_name, MAX_NAME_LENGTH),
+        random_suffix()
+    )
 }
 
 /// The tags of a created resource: dstack's own first, then the backend's configured tags,
@@ -285,8 +302,20 @@ mod tests {
             ssh_keys: vec![],
             user: "admin".to_owned(),
             reservation: None,
+            placement_group: None,
             tags: None,
         }
+    }
+
+    #[test]
+    fn placement_group_names_are_unique_and_bounded() {
+        let a = unique_placement_group_name("main", "my-fleet");
+        assert!(
+            a.starts_with("dstack-main-my-fleet-") && a.len() == "dstack-main-my-fleet-".len() + 8
+        );
+        assert_ne!(a, unique_placement_group_name("main", "my-fleet"));
+        assert!(unique_placement_group_name("Main_Project", "f").starts_with("dstack-f-"));
+        assert_eq!(unique_placement_group_name("main", &"x".repeat(100)).len(), MAX_NAME_LENGTH);
     }
 
     #[test]

@@ -172,6 +172,12 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
     settings.agent = dstack_core::provisioning::AgentSettings::from_vars(env);
     settings.endpoints = dstack_backend_kit::Endpoints::from_vars(env);
     settings.fleets = dstack_server::fleets::FleetSettings::from_vars(env)?;
+    if let Some(value) = env("DSTACK_SERVER_EVENTS_TTL_SECONDS") {
+        let seconds: f64 = value.trim().parse().map_err(|_| {
+            format!("DSTACK_SERVER_EVENTS_TTL_SECONDS `{value}` is not a number of seconds")
+        })?;
+        settings.events_ttl = (seconds > 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
     if let Some(dir) = env("DSTACK_SERVER_UI_DIR") {
         settings.ui_dir = dir.into();
     }

@@ -15,6 +15,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// dstack's `DSTACK_SERVER_EVENTS_TTL_SECONDS` default: 30 days.
+pub const DEFAULT_EVENTS_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub host: String,
@@ -44,6 +47,9 @@ pub struct Settings {
     pub ui_dir: PathBuf,
     /// How instances are provisioned, watched and reached.
     pub fleets: crate::fleets::FleetSettings,
+    /// How long events are kept (`DSTACK_SERVER_EVENTS_TTL_SECONDS`, 30 days); `None`: not
+    /// recorded at all (`0`).
+    pub events_ttl: Option<Duration>,
 }
 
 /// What one client may hold of the server, so that idle, slow or huge requests cannot starve
@@ -98,6 +104,7 @@ impl Settings {
             agent: Default::default(),
             endpoints: Default::default(),
             fleets: Default::default(),
+            events_ttl: Some(DEFAULT_EVENTS_TTL),
         }
     }
 }

@@ -101,6 +101,23 @@ async fn a_fleet_is_provisioned_listed_and_deleted_through_the_real_cli() {
         || async { api(running, "/api/project/main/fleets/list", &json!({})).await == json!([]) },
     )
     .await;
+    // dstack's events, fleet and instances alike, with who did what.
+    let within = json!({"within_fleets": [fleet["id"]], "ascending": true});
+    let events = api(running, "/api/events/list", &within).await;
+    let said: Vec<&str> =
+        events.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    let count = |message: &str| said.iter().filter(|m| **m == message).count();
+    assert_eq!(said.first(), Some(&"Fleet created. Status: ACTIVE"), "{said:?}");
+    assert_eq!(events[0]["actor_user"], "admin");
+    assert_eq!(
+        events[0]["targets"][0],
+        json!({"type": "fleet", "project_id": events[0]["targets"][0]["project_id"], "project_name": "main", "is_project_deleted": false, "id": fleet["id"], "name": "gpus"})
+    );
+    assert_eq!(count("Instance created on fleet submission. Status: PENDING"), 2, "{said:?}");
+    assert_eq!(count("Instance status changed PENDING -> PROVISIONING"), 2, "{said:?}");
+    assert_eq!(count("Instance status changed PROVISIONING -> IDLE"), 2, "{said:?}");
+    assert_eq!(count("Fleet status changed ACTIVE -> TERMINATING"), 1, "{said:?}");
+    assert_eq!(said.last(), Some(&"Fleet status changed TERMINATING -> TERMINATED"), "{said:?}");
     let log = server.log();
     assert!(log.contains("Instance status changed PENDING -> PROVISIONING"), "{log}");
     assert!(log.contains("Instance status changed PROVISIONING -> IDLE"), "{log}");

@@ -51,6 +51,7 @@ pub fn instance_configuration(project: &str) -> InstanceConfiguration {
         ssh_keys: vec![SshKey { public: ssh_key_pair().public }],
         user: "admin".to_owned(),
         reservation: None,
+        placement_group: None,
         tags: None,
     }
 }

@@ -7,6 +7,7 @@ use crate::offers::{
     BackendData, InstanceConfiguration, InstanceOfferWithAvailability, ProvisioningData,
     Requirements,
 };
+use crate::placement::{PlacementGroup, PlacementGroupProvisioningData};
 use crate::secret::Secret;
 
 /// The project's SSH key pair. Backends whose images cannot take user data log in with it to
@@ -45,7 +46,8 @@ pub trait Compute: Send + Sync + std::fmt::Debug {
 
     /// Starts an instance for `offer`. Returns as soon as the provider accepted the request;
     /// [`Compute::update_provisioning_data`] fills in what is known later (the IP). On failure
-    /// nothing may be left running.
+    /// nothing may be left running. With `config.placement_group` set (only on backends that
+    /// declare `placement_groups`), the instance is launched into that group.
     async fn create_instance(
         &self,
         offer: &InstanceOfferWithAvailability,
@@ -77,5 +79,40 @@ pub trait Compute: Send + Sync + std::fmt::Debug {
     ) -> Result<()> {
         let _ = (instance_id, region, backend_data);
         Err(BackendError::unsupported_operation("terminating instances"))
+    }
+
+    /// Creates `group` in its region, for a cluster whose first instance will be
+    /// `master_offer` (dstack's `create_placement_group`). An offer the group cannot hold
+    /// (AWS: `t2`/`t3` in a cluster group) is `ErrorKind::Unsupported`: skip the offer.
+    /// Repeating a create that got no answer is success.
+    async fn create_placement_group(
+        &self,
+        group: &PlacementGroup,
+        master_offer: &InstanceOfferWithAvailability,
+    ) -> Result<PlacementGroupProvisioningData> {
+        let _ = (group, master_offer);
+        Err(BackendError::unsupported_operation("creating placement groups"))
+    }
+
+    /// Deletes `group`. Idempotent: a group that no longer exists is success.
+    /// `ErrorKind::PlacementGroupInUse` means instances are still in it: call again later.
+    async fn delete_placement_group(
+        &self,
+        group: &PlacementGroup,
+        data: &PlacementGroupProvisioningData,
+    ) -> Result<()> {
+        let _ = (group, data);
+        Err(BackendError::unsupported_operation("deleting placement groups"))
+    }
+
+    /// Whether an instance for `offer` can be launched into `group` (AWS: the same region).
+    /// Answers at once, without calling the provider. `false` unless a backend implements it.
+    fn is_suitable_placement_group(
+        &self,
+        group: &PlacementGroup,
+        offer: &InstanceOfferWithAvailability,
+    ) -> bool {
+        let _ = (group, offer);
+        false
     }
 }

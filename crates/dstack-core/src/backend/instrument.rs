@@ -17,6 +17,7 @@ use crate::offers::{
     BackendData, InstanceConfiguration, InstanceOfferWithAvailability, ProvisioningData,
     Requirements,
 };
+use crate::placement::{PlacementGroup, PlacementGroupProvisioningData};
 
 /// How long each kind of backend call may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,10 @@ pub struct Timeouts {
     pub update: Duration,
     /// Terminating an instance.
     pub terminate: Duration,
+    /// Creating or deleting a placement group (one provider call, with its retries). A create
+    /// cut short may leave an empty group behind: it costs nothing, and is what the cut
+    /// saves a fleet's worker from waiting on.
+    pub placement_group: Duration,
 }
 
 impl Default for Timeouts {
@@ -45,6 +50,7 @@ impl Default for Timeouts {
             create: Duration::from_secs(300),
             update: Duration::from_secs(360),
             terminate: Duration::from_secs(120),
+            placement_group: Duration::from_secs(60),
         }
     }
 }
@@ -178,6 +184,19 @@ impl InstrumentedCompute {
             ))
         }
     }
+
+    /// Placement groups are created, used and deleted only by backends that declare them.
+    fn require_placement_groups(&self, operation: &'static str, what: &str) -> Result<()> {
+        if self.capabilities.placement_groups {
+            Ok(())
+        } else {
+            Err(BackendError::unsupported(self.backend, what).in_context(
+                self.backend,
+                operation,
+                None,
+            ))
+        }
+    }
 }
 
 #[async_trait]
@@ -206,6 +225,9 @@ impl Compute for InstrumentedCompute {
     ) -> Result<ProvisioningData> {
         const OPERATION: &str = "create instance";
         self.require_instances(OPERATION, "creating instances")?;
+        if config.placement_group.is_some() {
+            self.require_placement_groups(OPERATION, "placement groups")?;
+        }
         let resource = format!("{} in {}", offer.offer.instance.name, offer.offer.region);
         let limit = self.timeouts.create;
         let started = Instant::now();
@@ -245,5 +267,38 @@ impl Compute for InstrumentedCompute {
         let terminate = self.inner.terminate_instance(instance_id, region, backend_data);
         let resource = Some(instance_id.to_owned());
         call(self.backend, OPERATION, resource, Some(self.timeouts.terminate), terminate).await
+    }
+
+    async fn create_placement_group(
+        &self,
+        group: &PlacementGroup,
+        master_offer: &InstanceOfferWithAvailability,
+    ) -> Result<PlacementGroupProvisioningData> {
+        const OPERATION: &str = "create placement group";
+        self.require_placement_groups(OPERATION, "placement groups")?;
+        let resource = Some(format!("{} in {}", group.name, group.region()));
+        let create = self.inner.create_placement_group(group, master_offer);
+        call(self.backend, OPERATION, resource, Some(self.timeouts.placement_group), create).await
+    }
+
+    async fn delete_placement_group(
+        &self,
+        group: &PlacementGroup,
+        data: &PlacementGroupProvisioningData,
+    ) -> Result<()> {
+        const OPERATION: &str = "delete placement group";
+        self.require_placement_groups(OPERATION, "placement groups")?;
+        let resource = Some(format!("{} in {}", group.name, group.region()));
+        let delete = self.inner.delete_placement_group(group, data);
+        call(self.backend, OPERATION, resource, Some(self.timeouts.placement_group), delete).await
+    }
+
+    /// `false` without reaching a backend that does not declare placement groups.
+    fn is_suitable_placement_group(
+        &self,
+        group: &PlacementGroup,
+        offer: &InstanceOfferWithAvailability,
+    ) -> bool {
+        self.capabilities.placement_groups && self.inner.is_suitable_placement_group(group, offer)
     }
 }

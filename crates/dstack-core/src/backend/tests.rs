@@ -11,7 +11,11 @@ use super::*;
 use crate::config::backends::LambdaBackendConfig;
 use crate::config::{BackendConfigWithCreds, BackendType};
 use crate::error::{BackendError, ErrorKind, Result};
-use crate::offers::{InstanceOfferWithAvailability, Requirements};
+use crate::offers::{
+    BackendData, InstanceConfiguration, InstanceOfferWithAvailability, ProvisioningData,
+    Requirements,
+};
+use crate::placement::{PlacementGroup, PlacementGroupProvisioningData};
 
 /// A Lambda definition whose checks and offers are scripted.
 #[derive(Debug, Default)]
@@ -22,6 +26,8 @@ struct Scripted {
     slow_offers: bool,
     /// The type it registers as; Lambda when unset (only the registry's bookkeeping looks).
     registers_as: Option<BackendType>,
+    /// What it declares; offers only when unset.
+    declares: Option<Capabilities>,
 }
 
 #[derive(Debug)]
@@ -41,14 +47,50 @@ impl Compute for ScriptedCompute {
     }
 
     /// Implemented but not declared: the registry must not let a call through.
-    async fn terminate_instance(
-        &self,
-        _: &str,
-        _: &str,
-        _: &crate::offers::BackendData,
-    ) -> Result<()> {
+    async fn terminate_instance(&self, _: &str, _: &str, _: &BackendData) -> Result<()> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    async fn create_instance(
+        &self,
+        _: &InstanceOfferWithAvailability,
+        _: &InstanceConfiguration,
+    ) -> Result<ProvisioningData> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(BackendError::new(ErrorKind::NoCapacity, "no capacity"))
+    }
+
+    async fn create_placement_group(
+        &self,
+        _: &PlacementGroup,
+        _: &InstanceOfferWithAvailability,
+    ) -> Result<PlacementGroupProvisioningData> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.slow {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+        }
+        Ok(PlacementGroupProvisioningData {
+            backend: BackendType::Lambda,
+            backend_data: BackendData::none(),
+        })
+    }
+
+    async fn delete_placement_group(
+        &self,
+        _: &PlacementGroup,
+        _: &PlacementGroupProvisioningData,
+    ) -> Result<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(BackendError::new(ErrorKind::PlacementGroupInUse, "in use"))
+    }
+
+    fn is_suitable_placement_group(
+        &self,
+        _: &PlacementGroup,
+        _: &InstanceOfferWithAvailability,
+    ) -> bool {
+        true
     }
 }
 
@@ -62,7 +104,7 @@ impl BackendDefinition for Scripted {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::OFFERS_ONLY
+        self.declares.unwrap_or(Capabilities::OFFERS_ONLY)
     }
 
     async fn check_credentials(&self, config: &Self::Config, _: &ValidationContext) -> Result<()> {
@@ -133,10 +175,8 @@ async fn undeclared_operations_are_unsupported_without_reaching_the_backend() {
     let record = configurator.create_backend("main", lambda("good")).await.unwrap();
     let compute = configurator.compute(&record).await.unwrap();
     let before = calls.load(Ordering::SeqCst);
-    let err = compute
-        .terminate_instance("i-1", "us-east-1", &crate::offers::BackendData::none())
-        .await
-        .unwrap_err();
+    let err =
+        compute.terminate_instance("i-1", "us-east-1", &BackendData::none()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     assert_eq!(err.message(), "Backend `lambda` does not support terminating instances");
     assert_eq!(
@@ -163,6 +203,128 @@ async fn each_call_has_its_timeout() {
     let err = compute.offers(&Requirements::default()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transient);
     assert_eq!(err.to_string(), "lambda offers: no answer within 5s");
+}
+
+fn offer() -> InstanceOfferWithAvailability {
+    serde_json::from_value(serde_json::json!({
+        "backend": "lambda",
+        "instance": {
+            "name": "gpu_1x_a10",
+            "resources": {
+                "cpus": 30, "memory_mib": 204800, "gpus": [], "spot": false,
+                "disk": {"size_mib": 0}, "cpu_arch": null,
+            },
+        },
+        "region": "us-east-1",
+        "price": 0.75,
+        "availability": "available",
+        "availability_zones": null,
+        "instance_runtime": "shim",
+        "blocks": 1,
+        "total_blocks": 1,
+    }))
+    .unwrap()
+}
+
+fn instance_configuration(placement_group: Option<&str>) -> InstanceConfiguration {
+    InstanceConfiguration {
+        project_name: "main".to_owned(),
+        instance_name: "fleet-0".to_owned(),
+        instance_id: "id".to_owned(),
+        ssh_keys: vec![],
+        user: "admin".to_owned(),
+        reservation: None,
+        placement_group: placement_group.map(str::to_owned),
+        tags: None,
+    }
+}
+
+async fn compute_declaring(
+    declares: Capabilities,
+    slow: bool,
+) -> (Arc<dyn Compute>, Arc<AtomicUsize>) {
+    let definition =
+        Scripted { declares: Some(declares), slow_offers: slow, ..Scripted::default() };
+    let calls = definition.compute_calls.clone();
+    let timeouts = Timeouts { placement_group: Duration::from_secs(7), ..Timeouts::default() };
+    let registry = registry(definition, timeouts);
+    let configurator = registry.get(BackendType::Lambda).unwrap();
+    let record = configurator.create_backend("main", lambda("good")).await.unwrap();
+    (configurator.compute(&record).await.unwrap(), calls)
+}
+
+#[tokio::test]
+async fn placement_groups_are_unsupported_unless_declared() {
+    let instances = Capabilities { create_instance: true, ..Capabilities::OFFERS_ONLY };
+    let (compute, calls) = compute_declaring(instances, false).await;
+    let group = PlacementGroup::cluster(
+        "dstack-main-fleet-abcd1234",
+        "main",
+        BackendType::Lambda,
+        "us-east-1",
+    );
+    let data = PlacementGroupProvisioningData {
+        backend: BackendType::Lambda,
+        backend_data: BackendData::none(),
+    };
+    let err = compute.create_placement_group(&group, &offer()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        err.to_string(),
+        "lambda create placement group: Backend `lambda` does not support placement groups"
+    );
+    let err = compute.delete_placement_group(&group, &data).await.unwrap_err();
+    assert_eq!(
+        (err.kind(), err.operation()),
+        (ErrorKind::Unsupported, Some("delete placement group"))
+    );
+    assert!(!compute.is_suitable_placement_group(&group, &offer()));
+    // An instance is not created in a group on a backend that cannot place it.
+    let config = instance_configuration(Some(&group.name));
+    let err = compute.create_instance(&offer(), &config).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        err.to_string(),
+        "lambda create instance: Backend `lambda` does not support placement groups"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "no undeclared call reached the backend");
+    // Without a group, the create reaches it.
+    let err = compute.create_instance(&offer(), &instance_configuration(None)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoCapacity);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn declared_placement_groups_reach_the_backend_within_their_timeout() {
+    let declares =
+        Capabilities { create_instance: true, placement_groups: true, ..Capabilities::OFFERS_ONLY };
+    let group = PlacementGroup::cluster(
+        "dstack-main-fleet-abcd1234",
+        "main",
+        BackendType::Lambda,
+        "us-east-1",
+    );
+    let (compute, calls) = compute_declaring(declares, false).await;
+    let data = compute.create_placement_group(&group, &offer()).await.unwrap();
+    assert!(compute.is_suitable_placement_group(&group, &offer()));
+    let err = compute.delete_placement_group(&group, &data).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PlacementGroupInUse);
+    assert_eq!(
+        err.to_string(),
+        "lambda delete placement group (dstack-main-fleet-abcd1234 in us-east-1): in use"
+    );
+    let config = instance_configuration(Some(&group.name));
+    let err = compute.create_instance(&offer(), &config).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoCapacity);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    let (slow, _) = compute_declaring(declares, true).await;
+    let err = slow.create_placement_group(&group, &offer()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transient);
+    assert_eq!(
+        err.to_string(),
+        "lambda create placement group (dstack-main-fleet-abcd1234 in us-east-1): no answer within 7s"
+    );
 }
 
 #[test]

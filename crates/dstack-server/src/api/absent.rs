@@ -38,7 +38,6 @@ use Absent::{EmptyList, EmptyListIn, NotFound, NotSupported};
 const ABSENT: &[(&str, Auth, &str, Absent)] = &[
     ("/api/runs/list", T, "Runs (none yet)", EmptyList),
     ("/api/volumes/list", T, "Volumes (none yet)", EmptyList),
-    ("/api/events/list", T, "Events (none recorded yet)", EmptyList),
     ("/api/project/{project_name}/volumes/list", P, "Volumes (none yet)", EmptyList),
     ("/api/project/{project_name}/gateways/list", P, "Gateways (none yet)", EmptyList),
     ("/api/project/{project_name}/repos/list", P, "Repos (none yet)", EmptyList),

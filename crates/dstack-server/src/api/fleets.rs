@@ -224,7 +224,7 @@ async fn delete(
     Body(request): Body<DeleteFleetsRequest>,
 ) -> Result<Json<()>, ApiError> {
     let project = member_project(&state, &me, &name).await?;
-    service::delete(&state, &project, &request.names).await?;
+    service::delete(&state, &me, &project, &request.names).await?;
     Ok(Json(()))
 }
 

@@ -5,6 +5,7 @@ mod absent;
 pub mod backends;
 mod client_version;
 pub mod error;
+mod events;
 pub mod extract;
 pub mod fleet_models;
 mod fleets;
@@ -62,6 +63,7 @@ pub(crate) fn table() -> route::Api {
     secrets::routes(&mut api);
     runs::routes(&mut api);
     fleets::routes(&mut api);
+    events::routes(&mut api);
     absent::routes(&mut api);
     api
 }
@@ -107,6 +109,7 @@ pub fn read_body(path: &str, bytes: &[u8]) -> Result<(), ApiError> {
         (_, "update") if route.starts_with("projects/") => {
             parse_body::<projects::UpdateProjectRequest>(bytes).map(drop)
         }
+        ("events/list", _) => events::read_body(bytes),
         ("fleets/list", _) => fleets::read_body("all", bytes),
         ("instances/list", _) => fleets::read_body("instances", bytes),
         (_, call) if route.contains("/fleets/") => fleets::read_body(call, bytes),

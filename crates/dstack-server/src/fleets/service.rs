@@ -10,7 +10,9 @@ use crate::api::error::ApiError;
 use crate::api::fleet_models;
 use crate::offers::{Placement, project_offers};
 use crate::state::AppState;
-use crate::store::{FleetRow, NewInstance, Project, User, fleet_status, new_id, now_micros};
+use crate::store::{
+    EventTarget, FleetRow, NewEvent, NewInstance, Project, User, fleet_status, new_id, now_micros,
+};
 
 /// How many offers a plan lists (dstack's fleet plans show the first 50).
 const PLAN_OFFERS: usize = 50;
@@ -154,7 +156,22 @@ pub async fn apply(
     let instances: Vec<NewInstance> = (0..nodes)
         .map(|num| new_instance(me, project, &fleet, &effective, i64::from(num)))
         .collect();
-    match state.store.insert_fleet(&fleet, &instances).await {
+    let mut events = Vec::new();
+    if state.settings.events_ttl.is_some() {
+        let fleet_target = EventTarget::fleet(&project.id, &fleet.id, &fleet.name);
+        events.push(NewEvent::new(
+            "Fleet created. Status: ACTIVE",
+            Some(&me.id),
+            vec![fleet_target],
+        ));
+        for instance in &instances {
+            let target =
+                EventTarget::instance(&project.id, &fleet.id, &instance.id, &instance.name);
+            let message = "Instance created on fleet submission. Status: PENDING";
+            events.push(NewEvent::new(message, None, vec![target]));
+        }
+    }
+    match state.store.insert_fleet(&fleet, &instances, &events).await {
         Err(crate::store::StoreError::Exists) => return Err(ApiError::resource_exists()),
         other => other?,
     }
@@ -211,6 +228,7 @@ fn new_instance(
         ssh_keys: vec![SshKey { public: project.ssh_public_key.trim().to_owned() }],
         user: me.name.clone(),
         reservation: spec.instance_reservation(),
+        placement_group: None,
         tags: spec.configuration.tags.clone(),
     };
     let termination = spec.termination();
@@ -261,10 +279,22 @@ async fn free_name(state: &AppState, project: &Project) -> Result<String, ApiErr
 
 /// Asks for the fleets' instances to be terminated and the fleets retired; unknown names
 /// are ignored, as in dstack.
-pub async fn delete(state: &AppState, project: &Project, names: &[String]) -> Result<(), ApiError> {
+pub async fn delete(
+    state: &AppState,
+    me: &User,
+    project: &Project,
+    names: &[String],
+) -> Result<(), ApiError> {
     for name in names {
         if let Some(row) = state.store.fleet_by_name(&project.id, name).await? {
-            state.store.terminate_fleet(&row.id).await?;
+            let mut events = Vec::new();
+            if state.settings.events_ttl.is_some() {
+                let target = EventTarget::fleet(&project.id, &row.id, &row.name);
+                let message =
+                    format!("Fleet status changed {} -> TERMINATING", row.status.to_uppercase());
+                events.push(NewEvent::new(&message, Some(&me.id), vec![target]));
+            }
+            state.store.terminate_fleet(&row.id, &events).await?;
             tracing::info!(fleet = %name, "Fleet status changed ACTIVE -> TERMINATING");
         }
     }

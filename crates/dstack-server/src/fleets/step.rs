@@ -9,7 +9,7 @@ use dstack_core::config::BackendType;
 
 use super::lifecycle::{Transition, fleet_name};
 use crate::state::AppState;
-use crate::store::{InstanceRow, InstanceUpdate, Project};
+use crate::store::{EventTarget, InstanceRow, InstanceUpdate, NewEvent, Project};
 
 /// One instance's processing by the server `owner` (the id its locks carry).
 #[derive(Debug)]
@@ -28,6 +28,10 @@ impl Step<'_> {
     ) {
         let said = transition.apply(row, update);
         tracing::info!(fleet = fleet_name(row), instance = %row.name, "{said}");
+        if self.state.settings.events_ttl.is_some() {
+            let target = EventTarget::instance(&row.project_id, &row.fleet_id, &row.id, &row.name);
+            update.events.push(NewEvent::new(&said, None, vec![target]));
+        }
     }
 
     /// Writes progress while keeping the lock; false (logged) when the lock was lost.

@@ -11,12 +11,16 @@ use tokio::sync::{Notify, Semaphore};
 use super::Step;
 use super::lifecycle::{Reason, Transition};
 use crate::state::AppState;
-use crate::store::{Claim, InstanceRow, InstanceUpdate, instance_status, now_micros};
+use crate::store::{
+    Claim, EventTarget, InstanceRow, InstanceUpdate, NewEvent, instance_status, now_micros,
+};
 
 /// Instances processed at once (dstack's instance pipeline has 20 workers).
 const WORKERS: usize = 20;
 /// How often the worker looks for due rows when nothing wakes it.
 const TICK: Duration = Duration::from_millis(500);
+/// How often old events are dropped (dstack: every 7 minutes).
+const EVENTS_CLEANUP_INTERVAL: Duration = Duration::from_secs(7 * 60);
 
 /// Wakes the worker: cheap to clone, shared by the API handlers.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +66,7 @@ async fn run(state: AppState, owner: String) {
         }
     }
     let permits = Arc::new(Semaphore::new(WORKERS));
+    let mut last_cleanup = std::time::Instant::now() - EVENTS_CLEANUP_INTERVAL;
     let settings = state.settings.fleets.clone();
     loop {
         let free = permits.available_permits();
@@ -88,18 +93,42 @@ async fn run(state: AppState, owner: String) {
                 Err(err) => tracing::warn!("cannot claim instances: {err}"),
             }
         }
-        match state.store.retire_terminated_fleets().await {
-            Ok(names) => {
-                for name in names {
-                    tracing::info!(fleet = %name, "Fleet status changed TERMINATING -> TERMINATED");
-                }
-            }
-            Err(err) => tracing::warn!("cannot retire fleets: {err}"),
+        retire_fleets(&state).await;
+        if last_cleanup.elapsed() >= EVENTS_CLEANUP_INTERVAL {
+            last_cleanup = std::time::Instant::now();
+            forget_old_events(&state).await;
         }
         tokio::select! {
             _ = state.background.0.notified() => {}
             _ = tokio::time::sleep(TICK) => {}
         }
+    }
+}
+
+/// Fleets being deleted whose last instance is gone: terminated, with their event.
+async fn retire_fleets(state: &AppState) {
+    let retired = match state.store.retire_terminated_fleets().await {
+        Ok(retired) => retired,
+        Err(err) => return tracing::warn!("cannot retire fleets: {err}"),
+    };
+    let message = "Fleet status changed TERMINATING -> TERMINATED";
+    let mut events = Vec::new();
+    for (project_id, id, name) in &retired {
+        tracing::info!(fleet = %name, "{message}");
+        events.push(NewEvent::new(message, None, vec![EventTarget::fleet(project_id, id, name)]));
+    }
+    if state.settings.events_ttl.is_some()
+        && let Err(err) = state.store.record_events(&events).await
+    {
+        tracing::warn!("cannot record fleet events: {err}");
+    }
+}
+
+/// Drops events older than `DSTACK_SERVER_EVENTS_TTL_SECONDS`.
+async fn forget_old_events(state: &AppState) {
+    let Some(ttl) = state.settings.events_ttl else { return };
+    if let Err(err) = state.store.delete_events_before(now_micros() - micros(ttl)).await {
+        tracing::warn!("cannot drop old events: {err}");
     }
 }
 

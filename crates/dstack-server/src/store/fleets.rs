@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::instances::NewInstance;
-use super::{Result, Store, StoreError, now_micros};
+use super::{NewEvent, Result, Store, StoreError, now_micros};
 
 /// dstack's fleet statuses that this server uses.
 pub mod status {
@@ -45,7 +45,12 @@ fn fleet_from_row(row: &AnyRow) -> Result<FleetRow> {
 impl Store {
     /// Creates the fleet and its first instances in one transaction; [`StoreError::Exists`]
     /// when a live fleet of the project has the name (the unique index decides races).
-    pub async fn insert_fleet(&self, fleet: &FleetRow, instances: &[NewInstance]) -> Result<()> {
+    pub async fn insert_fleet(
+        &self,
+        fleet: &FleetRow,
+        instances: &[NewInstance],
+        events: &[NewEvent],
+    ) -> Result<()> {
         let mut tx = self.db.pool.begin().await?;
         sqlx::query(
             "INSERT INTO fleets (id, project_id, name, status, spec, created_at, \
@@ -62,6 +67,7 @@ impl Store {
         for instance in instances {
             super::instances::insert(&mut tx, instance).await?;
         }
+        super::events::insert(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -129,33 +135,40 @@ impl Store {
 
     /// Marks the fleet terminating and asks for each of its live instances to be
     /// terminated; the background worker does it and then retires the fleet.
-    pub async fn terminate_fleet(&self, fleet_id: &str) -> Result<()> {
+    pub async fn terminate_fleet(&self, fleet_id: &str, events: &[NewEvent]) -> Result<()> {
         let mut tx = self.db.pool.begin().await?;
-        sqlx::query("UPDATE fleets SET status = $1 WHERE id = $2 AND deleted = 0")
-            .bind(status::TERMINATING)
-            .bind(fleet_id)
-            .execute(&mut *tx)
-            .await?;
+        let changed = sqlx::query(
+            "UPDATE fleets SET status = $1 WHERE id = $2 AND deleted = 0 AND status <> $1",
+        )
+        .bind(status::TERMINATING)
+        .bind(fleet_id)
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() == 1 {
+            super::events::insert(&mut tx, events).await?;
+        }
         super::instances::request_termination(&mut tx, fleet_id, None).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Fleets that are terminating and have no live instance left: retired (terminated,
-    /// deleted). Returns their names.
-    pub async fn retire_terminated_fleets(&self) -> Result<Vec<String>> {
+    /// deleted). Returns them (project id, id, name).
+    pub async fn retire_terminated_fleets(&self) -> Result<Vec<(String, String, String)>> {
         let now = now_micros();
         let rows = sqlx::query(
             "UPDATE fleets SET status = $1, deleted = 1, deleted_at = $2, last_processed_at = $2 \
              WHERE status = $3 AND deleted = 0 AND NOT EXISTS \
              (SELECT 1 FROM instances i WHERE i.fleet_id = fleets.id AND i.deleted = 0) \
-             RETURNING name",
+             RETURNING project_id, id, name",
         )
         .bind(status::TERMINATED)
         .bind(now)
         .bind(status::TERMINATING)
         .fetch_all(&self.db.pool)
         .await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>("name")?)).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get("project_id")?, r.try_get("id")?, r.try_get("name")?)))
+            .collect()
     }
 }

@@ -188,6 +188,8 @@ pub struct InstanceUpdate {
     pub job_provisioning_data: Option<String>,
     /// The worker acted on the row's termination request: it is cleared.
     pub termination_seen: bool,
+    /// Events the change makes, written with it.
+    pub events: Vec<super::NewEvent>,
 }
 
 impl InstanceUpdate {
@@ -209,6 +211,7 @@ impl InstanceUpdate {
             offer: row.offer.clone(),
             job_provisioning_data: row.job_provisioning_data.clone(),
             termination_seen: false,
+            events: Vec::new(),
         }
     }
 }
@@ -339,6 +342,7 @@ impl Store {
     ) -> Result<bool> {
         let now = now_micros();
         let deleted_at = if update.deleted { Some(now) } else { None };
+        let mut tx = self.db.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE instances SET status = $1, started_at = $2, finished_at = $3, deleted = $4, \
              deleted_at = COALESCE(deleted_at, $5), \
@@ -373,9 +377,14 @@ impl Store {
         .bind(i64::from(update.termination_seen))
         .bind(id)
         .bind(owner)
-        .execute(&self.db.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::events::insert(&mut tx, &update.events).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Releases every lock, unchanged: at the start of the one server a SQLite database has,

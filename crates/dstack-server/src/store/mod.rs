@@ -7,6 +7,7 @@
 //! [`StoreError::Exists`], never a silent overwrite.
 
 mod backends;
+mod events;
 mod fleets;
 mod instances;
 mod projects;
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 pub use self::backends::{BackendRow, BackendWrite};
+pub use self::events::{EventRow, EventTarget, NewEvent, StoredTarget};
 pub use self::fleets::{FleetRow, status as fleet_status};
 pub use self::instances::{
     Claim, InstanceRow, InstanceUpdate, NewInstance, status as instance_status,
