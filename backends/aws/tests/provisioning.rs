@@ -464,7 +464,7 @@ async fn cluster_placement_groups() {
     // starts moto through it, as `Cargo.toml` declares).
     if let Err(err) = ec2(&url, "us-east-2").describe_placement_groups().send().await {
         panic!(
-            "this moto answers no DescribePlacementGroups ({err:?}): start it with \
+            "this moto has no placement groups (DescribePlacementGroups: {err}): start it with \
              `python backends/aws/tests/moto/server.py -p PORT` instead of `moto_server`"
         );
     }

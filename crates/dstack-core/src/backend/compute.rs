@@ -84,7 +84,8 @@ pub trait Compute: Send + Sync + std::fmt::Debug {
     /// Creates `group` in its region, for a cluster whose first instance will be
     /// `master_offer` (dstack's `create_placement_group`). An offer the group cannot hold
     /// (AWS: `t2`/`t3` in a cluster group) is `ErrorKind::Unsupported`: skip the offer.
-    /// Repeating a create that got no answer is success.
+    /// Names are unique per creation, so a create repeated after its answer was lost (the
+    /// group exists already) is success.
     async fn create_placement_group(
         &self,
         group: &PlacementGroup,

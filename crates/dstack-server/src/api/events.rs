@@ -26,49 +26,104 @@ pub fn routes(api: &mut Api) {
     );
 }
 
+/// A UUID, as a string.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // a schema only
+struct Id(#[schemars(extend("format" = "uuid"))] String);
+
+/// A list filter of dstack's: 1 to 16 UUIDs.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // a schema only
+struct IdFilter(#[schemars(length(min = 1, max = 16))] Vec<Id>);
+
+/// The `actors` filter: 1 to 16 user ids, `null` for the server.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // a schema only
+struct ActorFilter(#[schemars(length(min = 1, max = 16))] Vec<Option<Id>>);
+
+/// dstack's `EventTargetType` filter: 1 to 16 of them.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // a schema only
+struct TypeFilter(#[schemars(length(min = 1, max = 16))] Vec<TargetType>);
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+enum TargetType {
+    Project,
+    User,
+    Fleet,
+    Instance,
+    Run,
+    Job,
+    Volume,
+    Gateway,
+    GatewayReplica,
+    Secret,
+    Preset,
+}
+
 /// dstack's `ListEventsRequest`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListEventsRequest {
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_projects: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_users: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_fleets: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_instances: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_runs: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_jobs: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_volumes: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_gateways: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_gateway_replicas: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_secrets: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub target_presets: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub within_projects: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub within_fleets: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub within_runs: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<IdFilter>")]
     pub within_gateways: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<TypeFilter>")]
     pub include_target_types: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<ActorFilter>")]
     pub actors: Option<Vec<Option<String>>>,
     #[serde(default)]
     pub prev_recorded_at: Option<String>,
     #[serde(default)]
     pub prev_id: Option<String>,
     #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = 100))]
     pub limit: i64,
     #[serde(default)]
     pub ascending: bool,
@@ -189,6 +244,13 @@ impl ListEventsRequest {
         }
         if let Some(actors) = &self.actors {
             length(&mut errors, "actors", actors.len(), json!(actors));
+            for (i, actor) in actors.iter().enumerate() {
+                if let Some(actor) = actor
+                    && uuid::Uuid::parse_str(actor).is_err()
+                {
+                    errors.push(json!({"type": "uuid_parsing", "loc": ["body", "actors", i], "msg": "Input should be a valid UUID", "input": actor}));
+                }
+            }
         }
         if !(1..=100).contains(&self.limit) {
             let (kind, msg) = if self.limit < 1 {

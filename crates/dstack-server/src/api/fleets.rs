@@ -29,8 +29,27 @@ fn plan_answer() -> Value {
     json!({"type": "object", "required": ["project_name", "user", "spec", "effective_spec", "offers", "total_offers", "action"]})
 }
 
+/// A `FleetSpec`: its configuration (dstack's `FleetConfiguration`) and profile, read by
+/// `dstack_core::fleets` with pydantic's rules.
+fn spec_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["configuration", "profile"],
+        "properties": {
+            "configuration": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"const": "fleet"}, "name": {"type": ["string", "null"]}},
+            },
+            "configuration_path": {"type": ["string", "null"]},
+            "profile": {"type": "object"},
+            "autocreated": {"type": "boolean"},
+        },
+    })
+}
+
 fn plan_request() -> Value {
-    json!({"type": "object", "required": ["spec"], "properties": {"spec": {"type": "object"}}})
+    json!({"type": "object", "required": ["spec"], "properties": {"spec": spec_schema()}})
 }
 
 fn apply_request() -> Value {
@@ -39,7 +58,7 @@ fn apply_request() -> Value {
         "required": ["plan", "force"],
         "properties": {
             "plan": {"type": "object", "required": ["spec"], "properties": {
-                "spec": {"type": "object"}, "current_resource": {"type": ["object", "null"]}}},
+                "spec": spec_schema(), "current_resource": {"type": ["object", "null"]}}},
             "force": {"type": "boolean"},
         },
     })
