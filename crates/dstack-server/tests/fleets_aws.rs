@@ -40,6 +40,37 @@ async fn fleet_instances(url: &str, run: &str) -> Vec<Instance> {
     answer.reservations().iter().flat_map(|r| r.instances()).cloned().collect()
 }
 
+/// The server binary with AWS on moto in project `main`, its log in `dir/server.log`.
+fn server(dir: &std::path::Path, moto: &str) -> common::Running {
+    let catalog = dir.join("catalog");
+    std::fs::create_dir_all(&catalog).unwrap();
+    std::fs::write(
+        catalog.join("aws.csv"),
+        "instance_name,location,price,cpu,memory,gpu_count,gpu_name,gpu_memory,spot,disk_size,gpu_vendor,flags,cpu_arch,provider_data\n\
+         c5.large,us-east-1,0.085,2,4.0,0,,,False,,,,x86,{}\n",
+    )
+    .unwrap();
+    let state_dir = dir.join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(
+        state_dir.join("config.yml"),
+        "projects:\n- name: main\n  backends:\n  - type: aws\n    regions: [us-east-1]\n    creds: {type: access_key, access_key: AKIAIOSFODNN7EXAMPLE, secret_key: wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY}\n",
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let mut cmd = common::command(&state_dir);
+    cmd.env("GPUHUNT_CATALOG_DIR", &catalog)
+        .env("DSTACK_AWS_API_URL", moto)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        // moto's instances have public addresses that are nobody's: SSH stays on loopback.
+        .env("DSTACK_SERVER_INSTANCE_SSH_HOST", "127.0.0.1")
+        .env("DSTACK_SERVER_INSTANCE_SSH_PORT", free_port().to_string())
+        .env("DSTACK_SERVER_INSTANCE_PROCESSING_INTERVAL", "0.5")
+        .stderr(log);
+    common::run(cmd)
+}
+
 fn state(instance: &Instance) -> &str {
     instance.state().and_then(|s| s.name()).map_or("", |s| s.as_str())
 }
@@ -53,33 +84,7 @@ async fn a_fleet_starts_and_terminates_ec2_instances_in_moto() {
     let Some(cli) = cli() else { return };
     let run = uuid::Uuid::new_v4().simple().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("catalog");
-    std::fs::create_dir_all(&catalog).unwrap();
-    std::fs::write(
-        catalog.join("aws.csv"),
-        "instance_name,location,price,cpu,memory,gpu_count,gpu_name,gpu_memory,spot,disk_size,gpu_vendor,flags,cpu_arch,provider_data\n\
-         c5.large,us-east-1,0.085,2,4.0,0,,,False,,,,x86,{}\n",
-    )
-    .unwrap();
-    let state_dir = dir.path().join("state");
-    std::fs::create_dir_all(&state_dir).unwrap();
-    std::fs::write(
-        state_dir.join("config.yml"),
-        "projects:\n- name: main\n  backends:\n  - type: aws\n    regions: [us-east-1]\n    creds: {type: access_key, access_key: AKIAIOSFODNN7EXAMPLE, secret_key: wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY}\n",
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let mut cmd = common::command(&state_dir);
-    cmd.env("GPUHUNT_CATALOG_DIR", &catalog)
-        .env("DSTACK_AWS_API_URL", &moto)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        // moto's instances have public addresses that are nobody's: SSH stays on loopback.
-        .env("DSTACK_SERVER_INSTANCE_SSH_HOST", "127.0.0.1")
-        .env("DSTACK_SERVER_INSTANCE_SSH_PORT", free_port().to_string())
-        .env("DSTACK_SERVER_INSTANCE_PROCESSING_INTERVAL", "0.5")
-        .stderr(log);
-    let server = common::run(cmd);
+    let server = server(dir.path(), &moto);
     let server_log = || std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
 
     let home = cli_home();
@@ -145,5 +150,80 @@ async fn a_fleet_starts_and_terminates_ec2_instances_in_moto() {
         }
         assert!(Instant::now() < deadline, "both terminated within 60 s\n{}", server_log());
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for `done` on the run's EC2 instances, at most 60 s.
+async fn until_instances(
+    moto: &str,
+    run: &str,
+    what: &str,
+    log: impl Fn() -> String,
+    done: impl Fn(&[Instance]) -> bool,
+) -> Vec<Instance> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let instances = fleet_instances(moto, run).await;
+        if done(&instances) {
+            return instances;
+        }
+        assert!(Instant::now() < deadline, "{what} within 60 s: {instances:?}\n{}", log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_fleet_shares_one_placement_group_deleted_with_the_fleet() {
+    let Ok(moto) = std::env::var("DSTACK_TEST_MOTO_URL") else {
+        eprintln!("DSTACK_TEST_MOTO_URL is not set: skipping (run `cargo xtask test`)");
+        return;
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path(), &moto);
+    let log = || std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+    let spec = serde_json::json!({
+        "configuration": {"type": "fleet", "name": "ring", "nodes": 2, "placement": "cluster",
+                          "tags": {"dstack_fleet_test": run}},
+        "profile": {},
+    });
+    let body =
+        serde_json::json!({"plan": {"spec": spec, "current_resource": null}, "force": false});
+    let bearer = format!("Bearer {}", server.token);
+    let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let applied = common::http(
+        server.addr,
+        "POST",
+        "/api/project/main/fleets/apply",
+        &headers,
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(applied.status, 200, "{}", applied.body);
+
+    let instances = until_instances(&moto, &run, "two EC2 instances", log, |i| i.len() == 2).await;
+    let groups: Vec<Option<&str>> =
+        instances.iter().map(|i| i.placement().and_then(|p| p.group_name())).collect();
+    let group = groups[0].expect("the master is in a placement group").to_owned();
+    assert_eq!(groups[1], Some(group.as_str()), "both in one group: {groups:?}");
+    assert!(group.starts_with("dstack-main-ring-"), "{group}");
+    let described =
+        ec2(&moto).describe_placement_groups().group_names(&group).send().await.unwrap();
+    let strategy = described.placement_groups()[0].strategy().map(|s| s.as_str().to_owned());
+    assert_eq!(strategy.as_deref(), Some("cluster"));
+
+    let delete = serde_json::json!({"names": ["ring"]}).to_string();
+    let deleted =
+        common::http(server.addr, "POST", "/api/project/main/fleets/delete", &headers, &delete)
+            .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    until_instances(&moto, &run, "both terminated", log, |i| {
+        i.len() == 2 && i.iter().all(|i| state(i) == "terminated")
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ec2(&moto).describe_placement_groups().group_names(&group).send().await.is_ok() {
+        assert!(Instant::now() < deadline, "the group deleted within 60 s\n{}", log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

@@ -7,6 +7,7 @@
 //! row locks, never processed twice at once.
 
 pub mod check;
+pub mod cluster;
 pub mod lifecycle;
 pub mod provision;
 pub mod service;

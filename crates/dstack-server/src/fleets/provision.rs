@@ -11,6 +11,7 @@ use dstack_core::resources::Requirements;
 use serde_json::Value;
 
 use super::Step;
+use super::cluster::{self, Role};
 use super::lifecycle::{Reason, Transition};
 use crate::offers::{Placement, project_offers};
 use crate::state::AppState;
@@ -78,9 +79,22 @@ pub async fn provision(step: &Step<'_>, row: &InstanceRow, update: &mut Instance
         }
     };
     let Some(project) = step.project(row).await else { return false };
+    let role = match asked.requirements.multinode {
+        Some(true) => match cluster::role(step, row).await {
+            Some(Role::Wait) | None => return false,
+            Some(role) => Some(role),
+        },
+        _ => None,
+    };
     let interrupted = row.pending_offer.as_deref().and_then(|o| serde_json::from_str(o).ok());
     let limit = step.state.settings.fleets.max_offers_tried;
-    let offers = match offers_to_try(step.state, &project, &asked, interrupted, limit).await {
+    let found = offers_to_try(step.state, &project, &asked, interrupted, limit).await;
+    let offers = match found.map(|mut offers| {
+        if let Some(role) = &role {
+            cluster::follow(&mut offers, role);
+        }
+        offers
+    }) {
         Ok(offers) => offers,
         Err(err) => {
             tracing::warn!(instance = %row.name, "cannot list offers, trying later: {err}");
@@ -95,6 +109,18 @@ pub async fn provision(step: &Step<'_>, row: &InstanceRow, update: &mut Instance
     for offer in offers {
         let (backend, region, name) =
             (offer.offer.backend, offer.offer.region.clone(), offer.offer.instance.name.clone());
+        let mut configuration = asked.configuration.clone();
+        match &role {
+            Some(Role::Master) => match cluster::group_for(step, row, &project, &offer).await {
+                Ok(group) => configuration.placement_group = group,
+                Err(err) => {
+                    tracing::info!(instance = %row.name, "no placement group on {backend} {region}, next offer: {err}");
+                    continue;
+                }
+            },
+            Some(Role::Member { group, .. }) => configuration.placement_group = group.clone(),
+            _ => {}
+        }
         update.pending_offer = serde_json::to_string(&offer).ok();
         if !step.save(row, update).await {
             return false;
@@ -106,8 +132,12 @@ pub async fn provision(step: &Step<'_>, row: &InstanceRow, update: &mut Instance
                 continue;
             }
         };
-        match compute.create_instance(&offer, &asked.configuration).await {
+        match compute.create_instance(&offer, &configuration).await {
             Ok(data) => {
+                if matches!(role, Some(Role::Master)) {
+                    cluster::release_unused(step, row, configuration.placement_group.as_deref())
+                        .await;
+                }
                 update.pending_offer = None;
                 update.backend = Some(backend.to_string());
                 update.region = Some(region);

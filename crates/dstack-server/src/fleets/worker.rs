@@ -19,6 +19,9 @@ use crate::store::{
 const WORKERS: usize = 20;
 /// How often the worker looks for due rows when nothing wakes it.
 const TICK: Duration = Duration::from_millis(500);
+/// How often placement groups no fleet needs are deleted (a cheap query when there are
+/// none; dstack's pipeline looks every 15 s).
+const PLACEMENT_GROUPS_INTERVAL: Duration = Duration::from_secs(2);
 /// How often old events are dropped (dstack: every 7 minutes).
 const EVENTS_CLEANUP_INTERVAL: Duration = Duration::from_secs(7 * 60);
 
@@ -67,6 +70,7 @@ async fn run(state: AppState, owner: String) {
     }
     let permits = Arc::new(Semaphore::new(WORKERS));
     let mut last_cleanup = std::time::Instant::now() - EVENTS_CLEANUP_INTERVAL;
+    let mut last_groups = std::time::Instant::now();
     let settings = state.settings.fleets.clone();
     loop {
         let free = permits.available_permits();
@@ -94,6 +98,10 @@ async fn run(state: AppState, owner: String) {
             }
         }
         retire_fleets(&state).await;
+        if last_groups.elapsed() >= PLACEMENT_GROUPS_INTERVAL {
+            last_groups = std::time::Instant::now();
+            delete_placement_groups(&state).await;
+        }
         if last_cleanup.elapsed() >= EVENTS_CLEANUP_INTERVAL {
             last_cleanup = std::time::Instant::now();
             forget_old_events(&state).await;
@@ -115,12 +123,30 @@ async fn retire_fleets(state: &AppState) {
     let mut events = Vec::new();
     for (project_id, id, name) in &retired {
         tracing::info!(fleet = %name, "{message}");
+        if let Err(err) = state.store.release_placement_groups(id).await {
+            tracing::warn!(fleet = %name, "cannot schedule its placement groups for deletion: {err}");
+        }
         events.push(NewEvent::new(message, None, vec![EventTarget::fleet(project_id, id, name)]));
     }
     if state.settings.events_ttl.is_some()
         && let Err(err) = state.store.record_events(&events).await
     {
         tracing::warn!("cannot record fleet events: {err}");
+    }
+}
+
+/// Deletes the placement groups no fleet needs any more; one still in use is tried again.
+async fn delete_placement_groups(state: &AppState) {
+    let groups = match state.store.placement_groups_to_delete().await {
+        Ok(groups) => groups,
+        Err(err) => return tracing::warn!("cannot list placement groups to delete: {err}"),
+    };
+    for group in groups {
+        if super::cluster::delete(state, &group).await
+            && let Err(err) = state.store.mark_placement_group_deleted(&group.id).await
+        {
+            tracing::warn!("cannot record placement group {} deleted: {err}", group.group.name);
+        }
     }
 }
 

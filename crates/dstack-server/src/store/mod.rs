@@ -10,6 +10,7 @@ mod backends;
 mod events;
 mod fleets;
 mod instances;
+mod placement_groups;
 mod projects;
 mod public_keys;
 mod secrets;
@@ -29,6 +30,7 @@ pub use self::fleets::{FleetRow, status as fleet_status};
 pub use self::instances::{
     Claim, InstanceRow, InstanceUpdate, NewInstance, status as instance_status,
 };
+pub use self::placement_groups::PlacementGroupRow;
 pub use self::projects::{ListedProject, Member, Project, ProjectRole};
 pub use self::public_keys::PublicKeyRow;
 pub use self::secrets::SecretRow;
