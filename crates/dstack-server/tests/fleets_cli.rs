@@ -173,3 +173,45 @@ async fn an_instance_whose_shim_never_answers_fails_with_dstacks_reason() {
     assert!(fake.instances().iter().all(|i| i["status"] == "terminated"), "terminated at Lambda");
     assert!(!sshd.sudo_calls().is_empty(), "the launcher ran: the VM was reached, its shim not");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_instance_above_the_minimum_goes_after_its_idle_duration() {
+    let fake = lambda::start(&["GOOD"], &[("gpu_1x_a100", &["us-east-1"])]).await;
+    let shim = FakeShim::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ssh_port = free_port();
+    let wiring = Wiring {
+        lambda_url: fake.url(),
+        ssh_port,
+        shim_port: shim.port(),
+        timeout: "60",
+        database_url: None,
+    };
+    let server = start(dir.path(), "server", &wiring);
+    let key = project_key(&database(&server.state, None)).await;
+    let Some(_sshd) = Sshd::start_on(ssh_port, "ubuntu", &key) else { return };
+    let running = &server.running;
+    let configuration = json!({"type": "fleet", "name": "elastic", "idle_duration": "4s",
+                               "nodes": {"min": 0, "target": 1, "max": 1}});
+    let spec = json!({"configuration": configuration, "profile": {}});
+    let body = json!({"plan": {"spec": spec, "current_resource": null}, "force": false});
+    api(running, "/api/project/main/fleets/apply", &body).await;
+    until(
+        "the instance idle",
+        60,
+        || server.log(),
+        || async { common::fleets::statuses(running, "elastic").await == ["idle"] },
+    )
+    .await;
+    let gone = || async {
+        let instances = api(running, "/api/instances/list", &json!({})).await;
+        instances.as_array().unwrap().iter().find(|i| i["status"] == "terminated").cloned()
+    };
+    until("the idle instance terminated", 60, || server.log(), || async { gone().await.is_some() })
+        .await;
+    let instance = gone().await.unwrap();
+    assert_eq!(instance["termination_reason"], "idle_timeout", "{instance}");
+    let message = instance["termination_reason_message"].as_str().unwrap();
+    assert!(message.starts_with("Instance idle for ") && message.ends_with('s'), "{message}");
+    assert!(fake.instances().iter().all(|i| i["status"] == "terminated"), "terminated at Lambda");
+}

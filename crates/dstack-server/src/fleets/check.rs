@@ -19,7 +19,44 @@ fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// dstack's idle timeout: an idle instance of a fleet that has more than `nodes.min` alive,
+/// idle (no jobs yet: since it was created) longer than its `idle_duration`, is terminated.
+/// True when it was.
+async fn idle_timeout(step: &Step<'_>, row: &InstanceRow, update: &mut InstanceUpdate) -> bool {
+    if row.status != instance_status::IDLE || row.termination_policy != "destroy-after-idle" {
+        return false;
+    }
+    let idle = (now_micros() - row.created_at) / 1_000_000;
+    if idle <= row.termination_idle_time {
+        return false;
+    }
+    let store = &step.state.store;
+    let Ok(Some(fleet)) = store.fleet_by_id(&row.project_id, &row.fleet_id).await else {
+        return false;
+    };
+    let spec = serde_json::from_str(&fleet.spec).ok();
+    let min = spec.and_then(|s| dstack_core::fleets::FleetSpec::from_json(&s).ok());
+    let min = min.and_then(|s| s.nodes()).map_or(0, |n| i64::from(n.min));
+    let Ok(siblings) = store.fleet_instances(&row.fleet_id).await else { return false };
+    let alive = siblings
+        .iter()
+        .filter(|i| {
+            i.status != instance_status::TERMINATING && i.status != instance_status::TERMINATED
+        })
+        .count();
+    if i64::try_from(alive).unwrap_or(i64::MAX) <= min {
+        return false;
+    }
+    // dstack prints `timedelta.seconds`: the seconds within the last day.
+    let message = format!("Instance idle for {}s", idle % 86_400);
+    step.transition(row, update, Transition::to_terminating(Reason::IdleTimeout, Some(message)));
+    true
+}
+
 pub async fn check(step: &Step<'_>, row: &InstanceRow, update: &mut InstanceUpdate) {
+    if idle_timeout(step, row, update).await {
+        return;
+    }
     let parsed = row.job_provisioning_data.as_deref().map(serde_json::from_str::<ProvisioningData>);
     let mut data = match parsed {
         Some(Ok(data)) => data,

@@ -11,6 +11,7 @@ pub enum Reason {
     Error,
     NoOffers,
     Unreachable,
+    IdleTimeout,
 }
 
 impl Reason {
@@ -21,6 +22,7 @@ impl Reason {
             Reason::Error => "error",
             Reason::NoOffers => "no_offers",
             Reason::Unreachable => "unreachable",
+            Reason::IdleTimeout => "idle_timeout",
         }
     }
 }
