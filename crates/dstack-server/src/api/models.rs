@@ -30,11 +30,10 @@ pub fn timestamp(micros: i64) -> String {
 /// none: UTC) as microseconds since the epoch.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     use time::format_description::well_known::Rfc3339;
-    let with_zone = if text.ends_with('Z') || text[10.min(text.len())..].contains(['+', '-']) {
-        text.to_owned()
-    } else {
-        format!("{text}Z")
-    };
+    // The date's own dashes are in its first 10 bytes; an offset comes after them.
+    let offset = text.get(10..).is_some_and(|time| time.contains(['+', '-']));
+    let with_zone =
+        if text.ends_with('Z') || offset { text.to_owned() } else { format!("{text}Z") };
     let at = time::OffsetDateTime::parse(&with_zone, &Rfc3339).ok()?;
     i64::try_from(at.unix_timestamp_nanos() / 1000).ok()
 }
@@ -194,5 +193,15 @@ mod tests {
     fn timestamps_look_like_pydantics() {
         assert_eq!(super::timestamp(1_795_322_471_535_529), "2026-11-22T04:41:11.535529Z");
         assert_eq!(super::timestamp(1_795_322_471_000_000), "2026-11-22T04:41:11Z");
+    }
+
+    #[test]
+    fn timestamps_read_back_with_or_without_a_zone() {
+        let at = 1_795_322_471_535_529;
+        assert_eq!(super::parse_timestamp("2026-11-22T04:41:11.535529Z"), Some(at));
+        assert_eq!(super::parse_timestamp("2026-11-22T04:41:11.535529"), Some(at));
+        assert_eq!(super::parse_timestamp("2026-11-22T05:41:11.535529+01:00"), Some(at));
+        assert_eq!(super::parse_timestamp("éééééé-x"), None, "not a date, and no panic");
+        assert_eq!(super::parse_timestamp(""), None);
     }
 }
