@@ -392,6 +392,7 @@ impl Compute for AwsCompute {
                         ssh_port: None,
                         dockerized: true,
                         backend_data: BackendData::none(),
+                        ssh_proxy: None,
                     });
                 }
                 Err(err) if err.kind().try_next_offer() || err.kind().is_temporary() => {

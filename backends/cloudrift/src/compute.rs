@@ -174,6 +174,7 @@ impl Compute for CloudRiftCompute {
             ssh_port: None,
             dockerized: true,
             backend_data: BackendData::none(),
+            ssh_proxy: None,
         })
     }
 

@@ -138,6 +138,7 @@ impl Compute for DigitalOceanCompute {
             ssh_port: Some(22),
             dockerized: true,
             backend_data: BackendData::none(),
+            ssh_proxy: None,
         })
     }
 

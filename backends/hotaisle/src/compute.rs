@@ -256,6 +256,7 @@ impl Compute for HotAisleCompute {
             ssh_port: Some(SSH_PORT),
             dockerized: true,
             backend_data: BackendData::of(&InstanceData { ip_address, bare_metal })?,
+            ssh_proxy: None,
         })
     }
 

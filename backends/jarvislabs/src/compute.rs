@@ -297,6 +297,7 @@ impl Compute for JarvisLabsCompute {
             ssh_port: Some(SSH_PORT),
             dockerized: true,
             backend_data,
+            ssh_proxy: None,
         })
     }
 

@@ -278,6 +278,7 @@ impl LambdaCompute {
             ssh_port: Some(22),
             dockerized: true,
             backend_data: BackendData::none(),
+            ssh_proxy: None,
         }
     }
 }

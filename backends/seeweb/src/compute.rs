@@ -219,6 +219,7 @@ impl Compute for SeewebCompute {
             ssh_port: Some(22),
             dockerized: true,
             backend_data: BackendData::of(&SeewebInstanceData { action_id: server.action_id })?,
+            ssh_proxy: None,
         })
     }
 

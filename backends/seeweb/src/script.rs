@@ -5,6 +5,7 @@
 //! the shim starts on that boot.
 
 use dstack_core::provisioning::AgentDownloads;
+use dstack_core::shell::quote;
 
 const SHIM_PATH: &str = "/usr/local/bin/dstack-shim";
 const RUNNER_PATH: &str = "/usr/local/bin/dstack-runner";
@@ -40,7 +41,7 @@ fn setup_commands(authorized_keys: &[String], is_gpu: bool) -> Vec<String> {
         if !seen.contains(&key) {
             seen.push(key);
             commands
-                .push(format!("printf '%s\\n' {} >> /root/.ssh/authorized_keys", sh_quote(key)));
+                .push(format!("printf '%s\\n' {} >> /root/.ssh/authorized_keys", quote(key)));
         }
     }
     commands.push("export DEBIAN_FRONTEND=noninteractive".to_owned());
@@ -120,7 +121,7 @@ fn shim_env(runner_url: &str) -> Vec<(&'static str, String)> {
 
 /// The shim as a systemd service: its environment file and unit, enabled, never started.
 fn persist_shim_commands(env: &[(&str, String)]) -> Vec<String> {
-    let env_lines: Vec<String> = env.iter().map(|(k, v)| sh_quote(&format!("{k}={v}"))).collect();
+    let env_lines: Vec<String> = env.iter().map(|(k, v)| quote(&format!("{k}={v}"))).collect();
     let exec_start = format!("ExecStart={SHIM_PATH}");
     let environment = format!("EnvironmentFile={SHIM_ENV_FILE}");
     let unit = [
@@ -138,7 +139,7 @@ fn persist_shim_commands(env: &[(&str, String)]) -> Vec<String> {
         "[Install]",
         "WantedBy=multi-user.target",
     ];
-    let unit_lines: Vec<String> = unit.iter().map(|line| sh_quote(line)).collect();
+    let unit_lines: Vec<String> = unit.iter().map(|line| quote(line)).collect();
     vec![
         format!("printf '%s\\n' {} > {SHIM_ENV_FILE}", env_lines.join(" ")),
         format!("chmod 0600 {SHIM_ENV_FILE}"),
@@ -149,19 +150,6 @@ fn persist_shim_commands(env: &[(&str, String)]) -> Vec<String> {
         "systemctl daemon-reload".to_owned(),
         "systemctl enable dstack-shim.service".to_owned(),
     ]
-}
-
-/// Python's `shlex.quote`.
-pub(crate) fn sh_quote(text: &str) -> String {
-    if text.is_empty() {
-        return "''".to_owned();
-    }
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
-    if text.chars().all(safe) {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', "'\"'\"'"))
-    }
 }
 
 #[cfg(test)]
@@ -179,7 +167,7 @@ mod tests {
         assert!(
             script.starts_with("#!/bin/bash\nset -euo pipefail\ninstall -d -m 0700 /root/.ssh\n")
         );
-        let quoted = format!("printf '%s\\n' {}", sh_quote(&key));
+        let quoted = format!("printf '%s\\n' {}", quote(&key));
         assert_eq!(script.matches(&quoted).count(), 1, "each key once");
         assert!(quoted.contains(r#"'ssh-ed25519 AAAATEST comment with '"'"' quote'"#), "{quoted}");
         assert!(!script.contains("nohup") && !script.contains("echo \"ssh-"));

@@ -123,6 +123,7 @@ impl VerdaCompute {
             ssh_port: Some(22),
             dockerized: true,
             backend_data: BackendData::of(&*made)?,
+            ssh_proxy: None,
         })
     }
 

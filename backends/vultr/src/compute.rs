@@ -188,6 +188,7 @@ impl Compute for VultrCompute {
             ssh_port: Some(22),
             dockerized: true,
             backend_data: BackendData::of(&VultrData { plan_type: plan_type(kind).to_owned() })?,
+            ssh_proxy: None,
         })
     }
 

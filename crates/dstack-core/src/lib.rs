@@ -10,12 +10,14 @@ pub mod yaml;
 
 pub use secret::Secret;
 pub mod backend;
+pub mod container;
 pub mod error;
 pub mod fleets;
 pub mod offers;
 pub mod placement;
 pub mod provisioning;
 pub mod resources;
+pub mod shell;
 pub mod ssh;
 
 pub use backend::{

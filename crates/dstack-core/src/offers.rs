@@ -187,6 +187,18 @@ pub struct ProvisioningData {
     pub dockerized: bool,
     /// Backend-specific data kept with the instance, for update and terminate.
     pub backend_data: BackendData,
+    /// The jump host through which `hostname` is reached, when it is not reachable directly
+    /// (Kubernetes' jump pod). dstack's `ssh_proxy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_proxy: Option<SshProxy>,
+}
+
+/// An SSH jump host (dstack's `SSHConnectionParams`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SshProxy {
+    pub hostname: String,
+    pub username: String,
+    pub port: u16,
 }
 
 /// What a backend keeps with an instance for later calls (a spot request ID, a volume):

@@ -81,8 +81,10 @@ impl AgentSettings {
 }
 
 const SHIM_HTTP_PORT: u16 = 10998;
-const RUNNER_HTTP_PORT: u16 = 10999;
-const RUNNER_SSH_PORT: u16 = 10022;
+/// The port dstack-runner serves its API on, in the container.
+pub const RUNNER_HTTP_PORT: u16 = 10999;
+/// The port dstack-runner's own sshd listens on, in the container.
+pub const RUNNER_SSH_PORT: u16 = 10022;
 const SHIM_RESTART_INTERVAL_SECONDS: u32 = 3;
 const BIN_DIR: &str = "/usr/local/bin";
 const WORKING_DIR: &str = "/root/.dstack";
@@ -107,12 +109,18 @@ pub fn unique_instance_name_within(config: &InstanceConfiguration, max_length: u
 /// (`instance_id`), so that every attempt to create one instance uses the same name: a
 /// backend without idempotency tokens finds by it what an interrupted attempt created.
 pub fn stable_instance_name(config: &InstanceConfiguration) -> String {
-    let hash = fnv1a(&[&config.instance_id]);
+    stable_name(&config.project_name, &config.instance_name, &config.instance_id, MAX_NAME_LENGTH)
+}
+
+/// `dstack-<project>-<resource>-<suffix>` within `max_length`, the suffix derived from `id`:
+/// the same on every attempt to create the one resource `id` names.
+pub(crate) fn stable_name(project: &str, resource: &str, id: &str, max_length: usize) -> String {
+    let hash = fnv1a(&[id]);
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let suffix: String = (0..NAME_SUFFIX_LENGTH)
         .map(|i| CHARS[((hash >> (i * 6)) % CHARS.len() as u64) as usize] as char)
         .collect();
-    format!("{}-{suffix}", name_prefix(config, MAX_NAME_LENGTH))
+    format!("{}-{suffix}", resource_name_prefix(project, resource, max_length))
 }
 
 /// An idempotency token (hex, 32 characters) for creating one dstack instance on one offer:

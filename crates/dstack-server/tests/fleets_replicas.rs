@@ -64,7 +64,7 @@ async fn two_servers_on_one_postgres_create_each_instance_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_launch_resumes_without_a_duplicate_or_an_orphan() {
     let fake = lambda::start(&["GOOD"], &[("gpu_1x_a100", &["us-east-1"])]).await;
-    fake.set_launch_delay(Duration::from_secs(3));
+    fake.set_launch_delay(Duration::from_secs(6));
     let shim = FakeShim::start().await;
     let dir = tempfile::tempdir().unwrap();
     let ssh_port = free_port();
@@ -99,7 +99,7 @@ async fn a_server_killed_mid_launch_resumes_without_a_duplicate_or_an_orphan() {
     .await;
     assert_eq!(fake.instances().len(), 1, "no second instance: {:?}", fake.instances());
     // The killed server's launch is counted once its (undelivered) answer is done.
-    until("the first launch answered", 10, || restarted.log(), || async { fake.launches() >= 1 })
+    until("the first launch answered", 30, || restarted.log(), || async { fake.launches() >= 1 })
         .await;
     assert_eq!(fake.launches(), 1, "the retried create found the launched instance");
     assert!(restarted.log().contains("was launched by an earlier attempt"), "{}", restarted.log());

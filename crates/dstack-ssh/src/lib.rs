@@ -14,4 +14,4 @@ pub use health::{
     SHIM_HEALTHCHECK_PATH, SHIM_HOST, SHIM_SERVICE, ShimHealth, ShimUnreachable, shim_healthcheck,
 };
 pub use http::HttpAnswer;
-pub use shim::{launcher_command, shell_quote, start_shim, start_shim_when_reachable};
+pub use shim::{launcher_command, start_shim, start_shim_when_reachable};

@@ -1,6 +1,7 @@
 //! Starting `dstack-shim` over SSH, as dstack does on clouds whose images take no user data.
 
 use dstack_core::backend::SshKeyPair;
+use dstack_core::shell;
 use dstack_core::ssh::SshSettings;
 use dstack_core::{BackendError, ErrorKind, Secret};
 
@@ -13,17 +14,8 @@ pub const SHIM_LOG: &str = "/tmp/dstack-shim.log";
 /// dstack's launcher: the shim commands joined with `&&`, run by root in the background,
 /// detached from the SSH session (`nohup`, not `disown`, which not every shell has).
 pub fn launcher_command(shim_commands: &[String]) -> String {
-    let script = shell_quote(&shim_commands.join(" && "));
+    let script = shell::quote(&shim_commands.join(" && "));
     format!("nohup sudo sh -c {script} >{SHIM_LOG} 2>&1 </dev/null &")
-}
-
-/// `text` as one word of a POSIX shell command line.
-pub fn shell_quote(text: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
-    if !text.is_empty() && text.chars().all(plain) {
-        return text.to_owned();
-    }
-    format!("'{}'", text.replace('\'', r#"'"'"'"#))
 }
 
 /// Logs in to `target` and starts the shim: first `setup` (a backend's idempotent
@@ -90,14 +82,6 @@ pub async fn start_shim_when_reachable(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words_are_quoted_for_a_posix_shell() {
-        assert_eq!(shell_quote("plain/path-1.0"), "plain/path-1.0");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r#"'it'"'"'s'"#);
-    }
 
     #[test]
     fn the_launcher_runs_the_commands_as_root_in_the_background() {

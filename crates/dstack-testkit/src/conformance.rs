@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use dstack_core::backend::SshKeyPair;
 use dstack_core::config::{BackendConfigWithCreds, BackendType};
+use dstack_core::container::JobConfiguration;
 use dstack_core::offers::{
     BackendData, InstanceConfiguration, InstanceOfferWithAvailability, ProvisioningData,
     Requirements,
@@ -62,10 +63,26 @@ pub async fn run(configurator: &dyn Configurator, fixtures: &Fixtures) -> Report
         let (id, region) = &fixtures.unknown_instance;
         terminate_unknown_instance(&*compute, id, region).await;
         Some(data)
+    } else if capabilities.run_job {
+        let offer = offers.first().expect("an offer meets the fixture's requirements");
+        let job = crate::fixtures::job_configuration(&fixtures.project, &fixtures.requirements);
+        let data = run_update_terminate(&*compute, backend, offer, &job, &fixtures.keys).await;
+        let (id, region) = &fixtures.unknown_instance;
+        terminate_unknown_instance(&*compute, id, region).await;
+        let create = compute.create_instance(offer, &fixtures.instance).await.map(drop);
+        unsupported(create, backend, "a container backend creates no instances");
+        Some(data)
     } else {
         instances_are_unsupported(&*compute, backend, offers.first(), fixtures).await;
         None
     };
+    if !capabilities.run_job
+        && let Some(offer) = offers.first()
+    {
+        let job = crate::fixtures::job_configuration(&fixtures.project, &fixtures.requirements);
+        let run = compute.run_job(offer, &job, &fixtures.keys).await.map(drop);
+        unsupported(run, backend, "running a job is unsupported");
+    }
     Report { record, offers, provisioned }
 }
 
@@ -202,6 +219,41 @@ pub async fn create_update_terminate(
     data
 }
 
+/// The container lifecycle: `run_job` returns at once with the container's ID, in the
+/// offer's region, as the offer's instance type, dockerized `false` (the container is the
+/// instance); `update_provisioning_data` fills in its address; `terminate_instance`
+/// succeeds, and again for the container that is gone.
+pub async fn run_update_terminate(
+    compute: &dyn Compute,
+    backend: BackendType,
+    offer: &InstanceOfferWithAvailability,
+    job: &JobConfiguration,
+    keys: &SshKeyPair,
+) -> ProvisioningData {
+    let mut data = compute.run_job(offer, job, keys).await.expect("the job runs");
+    assert_eq!(data.backend, backend);
+    assert!(!data.instance_id.is_empty(), "no container ID");
+    assert_eq!(data.region, offer.offer.region, "run elsewhere than offered");
+    assert_eq!(data.instance_type, offer.offer.instance, "another instance type");
+    assert!(!data.dockerized, "a job's container runs no containers of its own");
+    for _ in 0..UPDATE_ATTEMPTS {
+        compute.update_provisioning_data(&mut data, keys).await.expect("provisioning data updates");
+        if data.hostname.is_some() {
+            break;
+        }
+        tokio::time::sleep(UPDATE_INTERVAL).await;
+    }
+    assert!(data.hostname.is_some(), "no address after {UPDATE_ATTEMPTS} updates");
+    assert!(data.ssh_port.is_some(), "no SSH port for the runner");
+    for round in ["the container terminates", "terminating a terminated container succeeds"] {
+        compute
+            .terminate_instance(&data.instance_id, &data.region, &data.backend_data)
+            .await
+            .expect(round);
+    }
+    data
+}
+
 /// Terminating an instance that never existed is success, not an error.
 pub async fn terminate_unknown_instance(compute: &dyn Compute, instance_id: &str, region: &str) {
     compute
@@ -218,20 +270,18 @@ async fn instances_are_unsupported(
     offer: Option<&InstanceOfferWithAvailability>,
     fixtures: &Fixtures,
 ) {
-    let check = |result: dstack_core::error::Result<()>, call: &str| {
-        let err = result.expect_err(call);
-        assert_eq!(err.kind(), ErrorKind::Unsupported, "{call}: {err}");
-        assert_eq!(err.backend(), Some(backend), "{call}: the error names the backend: {err}");
-    };
     if let Some(offer) = offer {
-        check(
-            compute.create_instance(offer, &fixtures.instance).await.map(drop),
-            "create is unsupported",
-        );
+        let create = compute.create_instance(offer, &fixtures.instance).await.map(drop);
+        unsupported(create, backend, "create is unsupported");
     }
     let (id, region) = &fixtures.unknown_instance;
-    check(
-        compute.terminate_instance(id, region, &BackendData::none()).await,
-        "terminate is unsupported",
-    );
+    let terminate = compute.terminate_instance(id, region, &BackendData::none()).await;
+    unsupported(terminate, backend, "terminate is unsupported");
+}
+
+/// `result` is a typed `Unsupported` naming `backend`.
+fn unsupported(result: dstack_core::error::Result<()>, backend: BackendType, call: &str) {
+    let err = result.expect_err(call);
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{call}: {err}");
+    assert_eq!(err.backend(), Some(backend), "{call}: the error names the backend: {err}");
 }

@@ -160,7 +160,13 @@ impl FakeApiBuilder {
             let shared = shared.clone();
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let shared = shared.clone();
-                async move { answer(&shared, method, uri, headers, body) }
+                // Handlers are plain functions that may sleep (a slow launch): they run on the
+                // blocking pool so that they never stall the test's own runtime.
+                async move {
+                    tokio::task::spawn_blocking(move || answer(&shared, method, uri, headers, body))
+                        .await
+                        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+                }
             }
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use dstack_catalog::{Catalog, Source};
 use dstack_core::Secret;
 use dstack_core::backend::SshKeyPair;
-use dstack_core::offers::{InstanceConfiguration, SshKey};
+use dstack_core::container::JobConfiguration;
+use dstack_core::offers::{InstanceConfiguration, Requirements, SshKey};
 
 /// The header of gpuhunt's catalog CSV (v2, as gpuhunt 0.1.30 writes it).
 pub const CATALOG_HEADER: &str = "instance_name,location,price,cpu,memory,gpu_count,gpu_name,gpu_memory,spot,disk_size,gpu_vendor,flags,cpu_arch,provider_data";
@@ -55,6 +56,28 @@ pub fn instance_configuration(project: &str) -> InstanceConfiguration {
         tags: None,
     }
 }
+
+/// A job of `project` to run as a container, needing `requirements`, with one extra key
+/// (the user's) besides the project's.
+pub fn job_configuration(project: &str, requirements: &Requirements) -> JobConfiguration {
+    JobConfiguration {
+        project_name: project.to_owned(),
+        user: "admin".to_owned(),
+        job_name: "train-0-0".to_owned(),
+        job_id: "9d3c1a52-6a0e-4e43-8f0e-0c8b5a7f4e21".to_owned(),
+        image: "dstackai/base:0.10-base-ubuntu22.04".to_owned(),
+        registry_auth: None,
+        privileged: false,
+        requirements: requirements.clone(),
+        instance_mounts: Vec::new(),
+        extra_authorized_keys: vec![USER_PUBLIC_KEY.to_owned()],
+        tags: None,
+    }
+}
+
+/// The user's public key [`job_configuration`] authorizes (a fixed test key).
+pub const USER_PUBLIC_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDVd7dnLFFR7ij5101OBtH8d/tNUmi0ndpldIlZBgT2f user@laptop";
 
 /// A project SSH key pair (a fixed test key; never used outside tests).
 pub fn ssh_key_pair() -> SshKeyPair {

@@ -250,6 +250,10 @@ fn to_json_schema(value: &mut Value) {
             {
                 map.remove("type");
             }
+            // Kubernetes' `IntOrString` (`type: string, format: int-or-string`) holds either.
+            if map.get("format") == Some(&json!("int-or-string")) {
+                map.insert("type".into(), json!(["integer", "string"]));
+            }
             let nullable = |key: &str| map.get(key) == Some(&Value::Bool(true));
             if nullable("nullable") || nullable("x-nullable") {
                 if let Some(Value::String(t)) = map.get("type").cloned() {

@@ -68,6 +68,11 @@ impl Sshd {
         std::fs::write(root.join("authorized_keys"), format!("{}\n", authorized.trim()))
             .expect("authorized_keys is written");
         std::fs::create_dir(root.join("bin")).expect("a bin dir");
+        // The login user's home: what a session writes under `~` (an `authorized_keys` a
+        // backend adds to) stays in the temp dir, never in the test machine's real home.
+        let home = root.join("home");
+        std::fs::create_dir(&home).expect("a home dir");
+        chmod(&home, 0o777);
         let sudo = root.join("bin/sudo");
         let record = root.join("sudo.log");
         let script = format!(
@@ -86,12 +91,13 @@ impl Sshd {
              PidFile {pid}\nAllowUsers {user}\nStrictModes no\nUsePAM no\n\
              PubkeyAuthentication yes\nPasswordAuthentication no\n\
              KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-             SetEnv PATH={bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+             SetEnv PATH={bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={home}\n\
              LogLevel VERBOSE\n",
             host = host_file.display(),
             keys = root.join("authorized_keys").display(),
             pid = root.join("sshd.pid").display(),
             bin = root.join("bin").display(),
+            home = home.display(),
         );
         let config_file = root.join("sshd_config");
         std::fs::write(&config_file, config).expect("sshd_config is written");
@@ -126,6 +132,11 @@ impl Sshd {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The login user's `$HOME` in sessions (a directory of this server's own).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
     }
 
     pub fn user(&self) -> &str {

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use crate::container::JobConfiguration;
 use crate::error::{BackendError, Result};
 use crate::offers::{
     BackendData, InstanceConfiguration, InstanceOfferWithAvailability, ProvisioningData,
@@ -55,6 +56,23 @@ pub trait Compute: Send + Sync + std::fmt::Debug {
     ) -> Result<ProvisioningData> {
         let _ = (offer, config);
         Err(BackendError::unsupported_operation("creating instances"))
+    }
+
+    /// Runs `job` as a container for `offer` (container-based backends, which declare
+    /// `run_job`): dstack's `ComputeWithRunJob.run_job`. Returns as soon as the provider
+    /// accepted the container; [`Compute::update_provisioning_data`] fills in its address,
+    /// and [`Compute::terminate_instance`] removes it by the returned `instance_id`. The
+    /// container authorizes the project key (`keys.public`) and the job's extra keys. On
+    /// failure nothing may be left running; a call repeated after an interrupted one must
+    /// not start a second container.
+    async fn run_job(
+        &self,
+        offer: &InstanceOfferWithAvailability,
+        job: &JobConfiguration,
+        keys: &SshKeyPair,
+    ) -> Result<ProvisioningData> {
+        let _ = (offer, job, keys);
+        Err(BackendError::unsupported_operation("running jobs"))
     }
 
     /// Refreshes `data` (hostname, IPs) while the instance starts; backends that start the

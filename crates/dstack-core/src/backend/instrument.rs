@@ -12,6 +12,7 @@ use tracing::Instrument as _;
 
 use super::{BackendRecord, Capabilities, Compute, Configurator, SshKeyPair, ValidationContext};
 use crate::config::{BackendConfigWithCreds, BackendType};
+use crate::container::JobConfiguration;
 use crate::error::{BackendError, ErrorKind, Result};
 use crate::offers::{
     BackendData, InstanceConfiguration, InstanceOfferWithAvailability, ProvisioningData,
@@ -185,6 +186,27 @@ impl InstrumentedCompute {
         }
     }
 
+    /// Jobs run as containers only on backends that declare it.
+    fn require_jobs(&self, operation: &'static str) -> Result<()> {
+        if self.capabilities.run_job {
+            Ok(())
+        } else {
+            Err(BackendError::unsupported(self.backend, "running jobs").in_context(
+                self.backend,
+                operation,
+                None,
+            ))
+        }
+    }
+
+    /// What is refreshed and terminated: an instance (VM backends) or a job's container.
+    fn require_instances_or_jobs(&self, operation: &'static str, what: &str) -> Result<()> {
+        match self.capabilities.run_job {
+            true => Ok(()),
+            false => self.require_instances(operation, what),
+        }
+    }
+
     /// Placement groups are created, used and deleted only by backends that declare them.
     fn require_placement_groups(&self, operation: &'static str, what: &str) -> Result<()> {
         if self.capabilities.placement_groups {
@@ -244,13 +266,27 @@ impl Compute for InstrumentedCompute {
         result
     }
 
+    /// Like creating an instance, never cancelled: a cut could leave a container running.
+    async fn run_job(
+        &self,
+        offer: &InstanceOfferWithAvailability,
+        job: &JobConfiguration,
+        keys: &SshKeyPair,
+    ) -> Result<ProvisioningData> {
+        const OPERATION: &str = "run job";
+        self.require_jobs(OPERATION)?;
+        let resource = format!("{} in {}", job.job_name, offer.offer.region);
+        let run = self.inner.run_job(offer, job, keys);
+        call(self.backend, OPERATION, Some(resource), None, run).await
+    }
+
     async fn update_provisioning_data(
         &self,
         data: &mut ProvisioningData,
         keys: &SshKeyPair,
     ) -> Result<()> {
         const OPERATION: &str = "update instance";
-        self.require_instances(OPERATION, "updating instances")?;
+        self.require_instances_or_jobs(OPERATION, "updating instances")?;
         let resource = Some(data.instance_id.clone());
         let update = self.inner.update_provisioning_data(data, keys);
         call(self.backend, OPERATION, resource, Some(self.timeouts.update), update).await
@@ -263,7 +299,7 @@ impl Compute for InstrumentedCompute {
         backend_data: &BackendData,
     ) -> Result<()> {
         const OPERATION: &str = "terminate instance";
-        self.require_instances(OPERATION, "terminating instances")?;
+        self.require_instances_or_jobs(OPERATION, "terminating instances")?;
         let terminate = self.inner.terminate_instance(instance_id, region, backend_data);
         let resource = Some(instance_id.to_owned());
         call(self.backend, OPERATION, resource, Some(self.timeouts.terminate), terminate).await

@@ -6,6 +6,7 @@ pub mod cloudrift;
 pub mod digitalocean;
 pub mod hotaisle;
 pub mod jarvislabs;
+pub mod kubernetes;
 pub mod lambda;
 pub mod seeweb;
 pub mod verda;
