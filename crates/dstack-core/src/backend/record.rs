@@ -14,17 +14,28 @@ pub struct BackendRecord {
     pub auth: Secret,
 }
 
+/// Where a config keeps its secrets: `creds` for every backend but Kubernetes, whose secret is
+/// its `kubeconfig` (dstack stores it in plain text; here it is encrypted like the others).
+fn secret_field(backend_type: Option<&str>) -> &'static str {
+    match backend_type {
+        Some("kubernetes") => "kubeconfig",
+        _ => "creds",
+    }
+}
+
 impl BackendRecord {
-    /// The record of a config whose secrets are all under `creds` (every backend so far):
-    /// the config without credentials, and the credentials' JSON as the secret part.
+    /// The record of a config: the config without its secret field (see [`secret_field`]),
+    /// and that field's JSON as the secret part.
     pub fn split(config: &BackendConfigWithCreds) -> Result<Self> {
-        let creds = serde_json::to_value(config)
-            .ok()
-            .and_then(|v| v.get("creds").cloned())
-            .ok_or_else(|| unreadable("config", "it has no `creds`"))?;
+        let value = serde_json::to_value(config).map_err(|e| unreadable("config", e))?;
+        let field = secret_field(value.get("type").and_then(|t| t.as_str()));
+        let secret = value
+            .get(field)
+            .cloned()
+            .ok_or_else(|| unreadable("config", format!("it has no `{field}`")))?;
         Ok(BackendRecord {
             config: config.without_creds().to_string(),
-            auth: Secret::new(creds.to_string()),
+            auth: Secret::new(secret.to_string()),
         })
     }
 
@@ -32,8 +43,9 @@ impl BackendRecord {
     pub fn join(&self) -> Result<BackendConfigWithCreds> {
         let mut config: serde_json::Value =
             serde_json::from_str(&self.config).map_err(|e| unreadable("config", e))?;
-        config["creds"] =
-            serde_json::from_str(self.auth.expose()).map_err(|e| unreadable("creds", e))?;
+        let field = secret_field(config.get("type").and_then(|t| t.as_str()));
+        config[field] =
+            serde_json::from_str(self.auth.expose()).map_err(|e| unreadable(field, e))?;
         crate::config::load::from_json(&config).map_err(|errors| {
             unreadable(
                 "config",
