@@ -201,7 +201,13 @@ pub fn backend_problems(root: &Path, name: &str) -> Vec<String> {
         Ok(server) => {
             let features = server.get("features").and_then(Value::as_table);
             let feature = features.and_then(|f| f.get(name)).map(|v| strings(Some(v)));
-            if feature != Some(vec![format!("dep:{package}")]) {
+            // The backend's crate first; after it only what the final binary must choose
+            // for it (Kubernetes' API version: `dep:k8s-openapi`, `k8s-openapi/v1_36`).
+            let own = feature.as_ref().and_then(|f| f.first()) == Some(&format!("dep:{package}"));
+            let extras_ok = feature.iter().flatten().skip(1).all(|f| {
+                f.contains('/') || f.strip_prefix("dep:").is_some_and(|d| !d.starts_with("dstack-"))
+            });
+            if !own || !extras_ok {
                 missing(format!("the server has no feature `{name} = [\"dep:{package}\"]`"));
             }
             let all = strings(features.and_then(|f| f.get("all")));

@@ -51,9 +51,11 @@ pub struct ClientSettings {
 
 impl ClientSettings {
     /// dstack's cluster check: 10 s, no retries.
-    pub const CHECK: ClientSettings = ClientSettings { timeout: Duration::from_secs(10), retries: false };
+    pub const CHECK: ClientSettings =
+        ClientSettings { timeout: Duration::from_secs(10), retries: false };
     /// dstack's other calls: 30 s, retried.
-    pub const CALLS: ClientSettings = ClientSettings { timeout: Duration::from_secs(30), retries: true };
+    pub const CALLS: ClientSettings =
+        ClientSettings { timeout: Duration::from_secs(30), retries: true };
 }
 
 /// dstack's message for a config it cannot build clusters from (shown as is, no field).
@@ -89,7 +91,11 @@ fn context_namespace(kubeconfig: &KubeFile, name: &str) -> Result<String, Backen
         .iter()
         .find(|c| c.name == name)
         .ok_or_else(|| invalid(format!("context {name} not found")))?;
-    Ok(context.context.as_ref().and_then(|c| c.namespace.clone()).unwrap_or_else(|| "default".to_owned()))
+    Ok(context
+        .context
+        .as_ref()
+        .and_then(|c| c.namespace.clone())
+        .unwrap_or_else(|| "default".to_owned()))
 }
 
 /// The clusters of `config`, each with a client built for `settings`.

@@ -127,7 +127,10 @@ impl KubernetesCompute {
         }
         match failed {
             false => Ok(()),
-            true => Err(BackendError::new(ErrorKind::Transient, "Not all objects were deleted, check logs")),
+            true => Err(BackendError::new(
+                ErrorKind::Transient,
+                "Not all objects were deleted, check logs",
+            )),
         }
     }
 
@@ -152,9 +155,9 @@ impl KubernetesCompute {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                let condition = status
-                    .and_then(|s| s.conditions.as_ref())
-                    .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"));
+                let condition = status.and_then(|s| s.conditions.as_ref()).and_then(|c| {
+                    c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                });
                 let reason = condition.and_then(|c| c.reason.clone());
                 let message = condition.and_then(|c| c.message.clone());
                 return Err(BackendError::new(
@@ -179,7 +182,8 @@ impl KubernetesCompute {
         authorized_keys: &[String],
     ) -> Result<()> {
         let spec = &job.requirements.resources;
-        let base = base_labels("job", name, &job.project_name, Some(&job.job_name), Some(&job.user));
+        let base =
+            base_labels("job", name, &job.project_name, Some(&job.job_name), Some(&job.user));
         let labels = with_tags(base, job.tags.iter().flatten());
         let resource = gpu_resource(spec)?;
         let placement = match (ResourceAmounts::requests(spec).gpu, &spec.gpu) {
@@ -231,24 +235,42 @@ fn catalog_item(node: &NodeResources) -> CatalogItem {
 impl Compute for KubernetesCompute {
     /// One offer per node, cut to the requested lower bounds (what the job's pod requests),
     /// where that meets the requirements; available, free, run by dstack's runner.
-    async fn offers(&self, requirements: &Requirements) -> Result<Vec<InstanceOfferWithAvailability>> {
+    async fn offers(
+        &self,
+        requirements: &Requirements,
+    ) -> Result<Vec<InstanceOfferWithAvailability>> {
         let nodes = self.nodes.get(|| self.fetch_nodes()).await?;
         let requests = ResourceAmounts::requests(&requirements.resources);
-        let items: Vec<CatalogItem> = nodes
+        let fitted: Vec<NodeResources> = nodes
             .iter()
             .map(|node| {
                 let mut fitted = node.clone();
-                requests.fit(&mut fitted.cpus, &mut fitted.memory_mib, &mut fitted.disk_mib, &mut fitted.gpus);
-                catalog_item(&fitted)
+                requests.fit(
+                    &mut fitted.cpus,
+                    &mut fitted.memory_mib,
+                    &mut fitted.disk_mib,
+                    &mut fitted.gpus,
+                );
+                fitted
             })
             .collect();
-        let fixed_disk = Range::<Memory>::at_least(Memory(0.0));
-        let offers = items_offers(&items, BackendType::Kubernetes, None, requirements, &fixed_disk);
+        let items: Vec<CatalogItem> = fitted.iter().map(catalog_item).collect();
+        let any_disk = Range::<Memory>::at_least(Memory(0.0));
+        let offers = items_offers(&items, BackendType::Kubernetes, None, requirements, &any_disk);
         Ok(offers
             .into_iter()
-            .map(|offer| InstanceOfferWithAvailability {
-                instance_runtime: InstanceRuntime::Runner,
-                ..offer.with_availability(InstanceAvailability::Available)
+            .map(|mut offer| {
+                // A node's disk is what it has, even none (the catalog would pick a size).
+                let node = fitted
+                    .iter()
+                    .find(|n| n.name == offer.instance.name && n.region == offer.region);
+                if let Some(node) = node {
+                    offer.instance.resources.disk.size_mib = node.disk_mib;
+                }
+                InstanceOfferWithAvailability {
+                    instance_runtime: InstanceRuntime::Runner,
+                    ..offer.with_availability(InstanceAvailability::Available)
+                }
             })
             .collect())
     }
@@ -272,7 +294,9 @@ impl Compute for KubernetesCompute {
         let authorized: Vec<String> = project_keys.iter().chain(&extra_keys).cloned().collect();
         if let Err(err) = self.start_job(cluster, &name, job, &authorized).await {
             if let Err(cleanup) = self.delete_job(cluster, &name).await {
-                tracing::error!("Failed to clean up pod {name} after {err}: {cleanup}. Please delete it manually");
+                tracing::error!(
+                    "Failed to clean up pod {name} after {err}: {cleanup}. Please delete it manually"
+                );
             }
             return Err(err);
         }
@@ -304,14 +328,22 @@ impl Compute for KubernetesCompute {
     /// the SSH proxy (then the backend data is dropped, as dstack does). Then the job's pod:
     /// once it has an IP, the hostname is its service's cluster IP, and the instance type
     /// becomes the node it runs on, sized as the pod requests.
-    async fn update_provisioning_data(&self, data: &mut ProvisioningData, keys: &SshKeyPair) -> Result<()> {
-        let cluster = self.cluster(&data.region).map_err(|e| e.with_kind(ErrorKind::ProvisioningFailed))?;
+    async fn update_provisioning_data(
+        &self,
+        data: &mut ProvisioningData,
+        keys: &SshKeyPair,
+    ) -> Result<()> {
+        let cluster =
+            self.cluster(&data.region).map_err(|e| e.with_kind(ErrorKind::ProvisioningFailed))?;
         if let Some(job) = data.backend_data.get::<JobData>()? {
             let mut extra = job.extra_authorized_keys;
             if extra.is_empty() && !job.user_ssh_public_key.is_empty() {
                 extra.push(job.user_ssh_public_key);
             }
-            let project = job.jump_pod_name.strip_prefix("dstack-").and_then(|n| n.strip_suffix("-ssh-jump-pod"));
+            let project = job
+                .jump_pod_name
+                .strip_prefix("dstack-")
+                .and_then(|n| n.strip_suffix("-ssh-jump-pod"));
             let project = project.unwrap_or_default();
             let Some(proxy) = jump::proxy(cluster, project, &extra, keys, &self.ssh).await? else {
                 return Ok(());
@@ -321,7 +353,10 @@ impl Compute for KubernetesCompute {
         }
         let pods: Api<Pod> = namespaced(&cluster.client, &cluster.namespace);
         let Some(pod) = api::get(&pods, &data.instance_id).await? else {
-            return Err(BackendError::new(ErrorKind::ProvisioningFailed, format!("Pod {} is gone", data.instance_id)));
+            return Err(BackendError::new(
+                ErrorKind::ProvisioningFailed,
+                format!("Pod {} is gone", data.instance_id),
+            ));
         };
         let status = pod.status.clone().unwrap_or_default();
         if let Some(phase @ ("Succeeded" | "Failed")) = status.phase.as_deref() {
@@ -365,7 +400,12 @@ impl Compute for KubernetesCompute {
     /// Deletes the job's service, pod and pull secret; what is gone is done. The jump pod
     /// stays. An instance of the single cluster from before contexts (region `-`) is looked
     /// for in the legacy cluster.
-    async fn terminate_instance(&self, instance_id: &str, region: &str, _: &BackendData) -> Result<()> {
+    async fn terminate_instance(
+        &self,
+        instance_id: &str,
+        region: &str,
+        _: &BackendData,
+    ) -> Result<()> {
         let cluster = match (self.clusters.get(region), region) {
             (Some(cluster), _) => cluster,
             (None, DUMMY_REGION) if self.clusters.contains_key(LEGACY_REGION) => {

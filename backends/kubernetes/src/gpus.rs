@@ -38,9 +38,13 @@ pub fn nvidia_gpu(labels: &BTreeMap<String, String>) -> Option<Gpu> {
     let words: Vec<String> = product.to_lowercase().split('-').map(str::to_owned).collect();
     let nvidia = || KNOWN_ACCELERATORS.iter().filter(|a| a.vendor == AcceleratorVendor::Nvidia);
     let name = nvidia().map(|a| a.name).find(|name| words.contains(&name.to_lowercase()))?;
-    let known_memory = nvidia().filter(|a| a.name == name).map(|a| a.memory).last()?;
+    let known_memory = nvidia().filter(|a| a.name == name).map(|a| a.memory).next_back()?;
     let memory_gb = if product.contains("40GB") { 40 } else { u64::from(known_memory) };
-    Some(Gpu { name: name.to_owned(), memory_mib: memory_gb * 1024, vendor: AcceleratorVendor::Nvidia })
+    Some(Gpu {
+        name: name.to_owned(),
+        memory_mib: memory_gb * 1024,
+        vendor: AcceleratorVendor::Nvidia,
+    })
 }
 
 /// The GPU an AMD node's device-ID labels name; `None` when no ID is known or the IDs name

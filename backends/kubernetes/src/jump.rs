@@ -24,7 +24,11 @@ fn failed(message: String) -> BackendError {
 
 /// Makes sure `project`'s jump pod and its service exist in `cluster`'s namespace (the
 /// namespace too), letting in `project_keys`. Both there: left as they are.
-pub async fn ensure(cluster: &Cluster, project: &str, project_keys: &[String]) -> Result<(), BackendError> {
+pub async fn ensure(
+    cluster: &Cluster,
+    project: &str,
+    project_keys: &[String],
+) -> Result<(), BackendError> {
     let pod_name = jump_pod_name(project);
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     let pods: Api<Pod> = namespaced(&cluster.client, &cluster.namespace);
@@ -84,7 +88,9 @@ pub async fn proxy(
         .and_then(|s| s.spec)
         .and_then(|s| s.ports)
         .and_then(|ports| ports.first().and_then(|p| p.node_port))
-        .ok_or_else(|| failed(format!("Jump pod service {} port is not set", service_name(&pod_name))))?;
+        .ok_or_else(|| {
+            failed(format!("Jump pod service {} port is not set", service_name(&pod_name)))
+        })?;
     let port = u16::try_from(node_port)
         .map_err(|_| failed(format!("Jump pod service port {node_port} is out of range")))?;
     let command = match extra_keys.is_empty() {
@@ -96,7 +102,8 @@ pub async fn proxy(
     let target = Target::new(hostname.clone(), port, POD_USER);
     let added = async {
         let connection =
-            Connection::open(&target, &keys.private, &HostKeyPolicy::AcceptFirst, &settings).await?;
+            Connection::open(&target, &keys.private, &HostKeyPolicy::AcceptFirst, &settings)
+                .await?;
         let output = connection.check(&command, settings.setup_timeout).await;
         connection.close().await;
         output

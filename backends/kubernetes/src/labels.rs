@@ -68,7 +68,9 @@ fn is_label_word(text: &str) -> bool {
 fn is_dns_subdomain(text: &str) -> bool {
     let lower = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     text.split('.').all(|part| {
-        part.starts_with(lower) && part.ends_with(lower) && part.chars().all(|c| lower(c) || c == '-')
+        part.starts_with(lower)
+            && part.ends_with(lower)
+            && part.chars().all(|c| lower(c) || c == '-')
     })
 }
 

@@ -73,11 +73,7 @@ pub fn jump_pod(
 }
 
 /// The jump pod's NodePort service, on `node_port` when the config sets `proxy_jump.port`.
-pub fn jump_service(
-    pod: &str,
-    labels: &BTreeMap<String, String>,
-    node_port: Option<i64>,
-) -> Value {
+pub fn jump_service(pod: &str, labels: &BTreeMap<String, String>, node_port: Option<i64>) -> Value {
     let mut port = json!({"port": JUMP_POD_SSH_PORT, "targetPort": JUMP_POD_SSH_PORT});
     if let Some(node_port) = node_port {
         port["nodePort"] = json!(node_port);
@@ -120,8 +116,8 @@ pub fn registry_secret(
     auth: &RegistryAuth,
 ) -> Value {
     let password = auth.password.expose();
-    let token = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{password}", auth.username));
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", auth.username));
     let config = json!({"auths": {registry_of(image): {
         "username": auth.username, "password": password, "auth": token,
     }}});
@@ -228,7 +224,8 @@ mod tests {
         let auth = RegistryAuth { username: "me".into(), password: dstack_core::Secret::new("pw") };
         let secret = registry_secret("s", &BTreeMap::new(), "ghcr.io/org/image", &auth);
         let config: Value =
-            serde_json::from_str(secret["stringData"][".dockerconfigjson"].as_str().unwrap()).unwrap();
+            serde_json::from_str(secret["stringData"][".dockerconfigjson"].as_str().unwrap())
+                .unwrap();
         assert_eq!(config["auths"]["ghcr.io"]["auth"], "bWU6cHc=");
         assert_eq!(config["auths"]["ghcr.io"]["password"], "pw");
     }
@@ -244,6 +241,9 @@ mod tests {
         assert_eq!(service["spec"]["ports"][0]["nodePort"], 30022);
         assert_eq!(service["metadata"]["name"], "dstack-main-ssh-jump-pod-service");
         let detected = jump_service("p", &BTreeMap::new(), None);
-        assert!(detected["spec"]["ports"][0].get("nodePort").is_none(), "the cluster allocates one");
+        assert!(
+            detected["spec"]["ports"][0].get("nodePort").is_none(),
+            "the cluster allocates one"
+        );
     }
 }

@@ -88,7 +88,11 @@ fn cpu_arch(architecture: Option<&str>) -> Option<CpuArchitecture> {
 /// What `node` can still give (its allocatable minus `allocated`), or `None` for a node a job
 /// cannot use: a hard taint it does not tolerate, no allocatable resources, an architecture
 /// the runner does not support.
-pub fn node_resources(node: &Node, region: &str, allocated: Option<&Amounts>) -> Option<NodeResources> {
+pub fn node_resources(
+    node: &Node,
+    region: &str,
+    allocated: Option<&Amounts>,
+) -> Option<NodeResources> {
     let name = node.metadata.name.clone()?;
     let spec = node.spec.as_ref()?;
     if spec.taints.iter().flatten().any(untolerated) {

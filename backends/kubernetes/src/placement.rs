@@ -34,8 +34,9 @@ fn matches(gpu: &Gpu, spec: &GpuSpec) -> bool {
         }
     }
     if let Some(wanted) = spec.compute_capability {
-        let known = (gpu.vendor == AcceleratorVendor::Nvidia).then(|| compute_capability(&gpu.name));
-        if !known.flatten().is_some_and(|cc| cc >= wanted) {
+        let known =
+            (gpu.vendor == AcceleratorVendor::Nvidia).then(|| compute_capability(&gpu.name));
+        if known.flatten().is_none_or(|cc| cc < wanted) {
             return false;
         }
     }
@@ -52,7 +53,11 @@ fn gpu_tolerations(resource: &str) -> Vec<Value> {
 /// Where a job asking for `spec`'s GPUs of `resource` may run among `nodes`. NVIDIA: nodes
 /// whose product label names a matching GPU (none is an error: the job could never start);
 /// AMD: nodes labelled with a matching model's device ID.
-pub fn gpu_placement(spec: &GpuSpec, resource: &str, nodes: &[Node]) -> Result<Placement, BackendError> {
+pub fn gpu_placement(
+    spec: &GpuSpec,
+    resource: &str,
+    nodes: &[Node],
+) -> Result<Placement, BackendError> {
     let labelled = nodes.iter().filter_map(|node| {
         let labels = node.metadata.labels.clone()?;
         let name = node.metadata.name.clone().unwrap_or_default();
@@ -128,8 +133,10 @@ mod tests {
     use super::*;
 
     fn node(name: &str, labels: Value, taints: Value) -> Node {
-        serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}, "spec": {"taints": taints}}))
-            .unwrap()
+        serde_json::from_value(
+            json!({"metadata": {"name": name, "labels": labels}, "spec": {"taints": taints}}),
+        )
+        .unwrap()
     }
 
     fn spec(json: Value) -> GpuSpec {
@@ -146,22 +153,30 @@ mod tests {
             node("cpu", json!({}), json!([])),
         ];
         let placement = gpu_placement(&spec(json!("H100:1")), NVIDIA_GPU_RESOURCE, &nodes).unwrap();
-        let terms = &placement.node_affinity.unwrap()["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+        let terms = &placement.node_affinity.unwrap()["requiredDuringSchedulingIgnoredDuringExecution"]
+            ["nodeSelectorTerms"];
         assert_eq!(terms[0]["matchExpressions"][0]["values"], json!(["NVIDIA-H100-80GB-HBM3"]));
         assert_eq!(placement.tolerations.len(), 2);
-        assert_eq!(placement.tolerations[1], json!({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoExecute"}));
+        assert_eq!(
+            placement.tolerations[1],
+            json!({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoExecute"})
+        );
         let none = gpu_placement(&spec(json!("B200:1")), NVIDIA_GPU_RESOURCE, &nodes).unwrap_err();
         assert_eq!(none.kind(), ErrorKind::NoCapacity);
-        assert!(none.message().starts_with("NVIDIA GPU is requested but no matching GPU labels found"));
+        assert!(
+            none.message().starts_with("NVIDIA GPU is requested but no matching GPU labels found")
+        );
         let any = gpu_placement(&spec(json!(1)), NVIDIA_GPU_RESOURCE, &nodes).unwrap();
-        let values = &any.node_affinity.unwrap()["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"];
+        let values = &any.node_affinity.unwrap()["requiredDuringSchedulingIgnoredDuringExecution"]
+            ["nodeSelectorTerms"][0]["matchExpressions"][0]["values"];
         assert_eq!(values.as_array().unwrap().len(), 2);
     }
 
     #[test]
     fn amd_jobs_go_to_nodes_labelled_with_a_device_id_of_the_model() {
         let nodes = [node("m", json!({"beta.amd.com/gpu.device-id.74b5": "8"}), json!([]))];
-        let placement = gpu_placement(&spec(json!("amd:MI300X:1")), AMD_GPU_RESOURCE, &nodes).unwrap();
+        let placement =
+            gpu_placement(&spec(json!("amd:MI300X:1")), AMD_GPU_RESOURCE, &nodes).unwrap();
         let terms = placement.node_affinity.unwrap()["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"].clone();
         assert_eq!(terms.as_array().unwrap().len(), 4, "one term per MI300X device ID");
         assert_eq!(terms[0]["matchExpressions"][0]["key"], "beta.amd.com/gpu.device-id.74a1");
@@ -172,7 +187,7 @@ mod tests {
         let gpu_taint = json!([{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]);
         let tainted = node("g", json!({}), gpu_taint.clone());
         assert_eq!(
-            jump_tolerations(&[tainted.clone()]),
+            jump_tolerations(std::slice::from_ref(&tainted)),
             [json!({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})]
         );
         let free = node("c", json!({}), json!([{"key": "x", "effect": "PreferNoSchedule"}]));

@@ -89,7 +89,13 @@ impl ResourceAmounts {
     /// A node's resources cut down to these requests (dstack's offer modifier): an offer
     /// shows what a job gets, not the whole node. A node smaller than a request keeps its
     /// own amount, which the requirements filter then refuses.
-    pub fn fit(self, cpus: &mut u32, memory_mib: &mut u64, disk_mib: &mut u64, gpus: &mut Vec<Gpu>) {
+    pub fn fit(
+        self,
+        cpus: &mut u32,
+        memory_mib: &mut u64,
+        disk_mib: &mut u64,
+        gpus: &mut Vec<Gpu>,
+    ) {
         if let Some(cpu) = self.cpu {
             *cpus = (*cpus).min(cpu);
         }
@@ -167,7 +173,12 @@ mod tests {
         let requests = ResourceAmounts::requests(&spec);
         assert_eq!(requests.cpu, Some(0));
         assert_eq!(requests.disk_mib, Some(102_400), "dstack's default disk is 100GB..");
-        let amd = ResourceAmounts { cpu: Some(8), memory_mib: Some(16384), disk_mib: Some(51200), gpu: 2 };
+        let amd = ResourceAmounts {
+            cpu: Some(8),
+            memory_mib: Some(16384),
+            disk_mib: Some(51200),
+            gpu: 2,
+        };
         let written = amd.to_kubernetes(AMD_GPU_RESOURCE);
         assert_eq!(written["amd.com/gpu"].0, "2");
         assert_eq!(written["memory"].0, "16Gi");
@@ -180,7 +191,10 @@ mod tests {
     fn vendors_map_to_their_device_plugins() {
         let amd = spec(serde_json::json!({"gpu": "MI300X:1"}));
         let amd = ResourcesSpec {
-            gpu: amd.gpu.map(|g| dstack_core::resources::GpuSpec { vendor: Some(AcceleratorVendor::Amd), ..g }),
+            gpu: amd.gpu.map(|g| dstack_core::resources::GpuSpec {
+                vendor: Some(AcceleratorVendor::Amd),
+                ..g
+            }),
             ..amd
         };
         assert_eq!(gpu_resource(&amd).unwrap(), "amd.com/gpu");
@@ -192,15 +206,21 @@ mod tests {
     /// dstack's offer modifier (`test_resources.py`'s adjust cases).
     #[test]
     fn offers_are_cut_to_the_requests() {
-        let h100 = Gpu { name: "H100".into(), memory_mib: 81920, vendor: AcceleratorVendor::Nvidia };
+        let h100 =
+            Gpu { name: "H100".into(), memory_mib: 81920, vendor: AcceleratorVendor::Nvidia };
         let node = || (64u32, 262_144u64, 1_024_000u64, vec![h100.clone(); 8]);
         let (mut cpus, mut memory, mut disk, mut gpus) = node();
         ResourceAmounts { cpu: Some(8), memory_mib: Some(16384), disk_mib: Some(102_400), gpu: 2 }
             .fit(&mut cpus, &mut memory, &mut disk, &mut gpus);
         assert_eq!((cpus, memory, disk, gpus.len()), (8, 16384, 102_400, 2));
         let (mut cpus, mut memory, mut disk, mut gpus) = node();
-        ResourceAmounts { cpu: Some(128), memory_mib: Some(524_288), disk_mib: Some(4_096_000), gpu: 16 }
-            .fit(&mut cpus, &mut memory, &mut disk, &mut gpus);
+        ResourceAmounts {
+            cpu: Some(128),
+            memory_mib: Some(524_288),
+            disk_mib: Some(4_096_000),
+            gpu: 16,
+        }
+        .fit(&mut cpus, &mut memory, &mut disk, &mut gpus);
         assert_eq!((cpus, memory, disk, gpus.len()), (64, 262_144, 1_024_000, 8));
     }
 

@@ -42,8 +42,14 @@ async fn kubernetes_passes_the_conformance_suite() {
     };
     configurator.validate_config(&fixtures.config, &ValidationContext::default()).await.unwrap();
     let report = conformance::run(&*configurator, &fixtures).await;
-    assert_eq!(report.record.config, r#"{"type":"kubernetes","contexts":["ctx-a"],"proxy_jump":null,"namespace":null}"#);
-    assert!(report.record.auth.expose().contains("fake-kubernetes-token"), "the kubeconfig is a secret");
+    assert_eq!(
+        report.record.config,
+        r#"{"type":"kubernetes","contexts":["ctx-a"],"proxy_jump":null,"namespace":null}"#
+    );
+    assert!(
+        report.record.auth.expose().contains("fake-kubernetes-token"),
+        "the kubeconfig is a secret"
+    );
     assert_eq!(shapes(&report.offers), [("gpu-1".to_owned(), 2, 8192, 102_400, 1)]);
     assert_eq!(report.offers[0].offer.region, "ctx-a");
     assert_eq!(report.offers[0].instance_runtime, InstanceRuntime::Runner);
@@ -52,7 +58,10 @@ async fn kubernetes_passes_the_conformance_suite() {
     let proxy = job.ssh_proxy.clone().expect("reached through the jump pod");
     let jump_service = setup.fake.service("dstack", "dstack-main-ssh-jump-pod-service").unwrap();
     let node_port = jump_service["spec"]["ports"][0]["nodePort"].as_u64().unwrap() as u16;
-    assert_eq!(proxy, SshProxy { hostname: EXTERNAL_IP.to_owned(), username: "root".to_owned(), port: node_port });
+    assert_eq!(
+        proxy,
+        SshProxy { hostname: EXTERNAL_IP.to_owned(), username: "root".to_owned(), port: node_port }
+    );
     assert!(job.hostname.as_deref().unwrap().starts_with("10.96."), "the service's cluster IP");
     assert!(job.internal_ip.is_some(), "the pod's IP");
     assert_eq!(job.instance_type.name, "gpu-1", "the node the pod runs on");
@@ -90,7 +99,8 @@ async fn offers_are_nodes_cut_to_what_the_job_requests() {
     assert_eq!((gpu.name.as_str(), gpu.memory_mib), ("A100", 81920), "from {PRODUCT}");
     let two = compute.offers(&requirements(json!({"gpu": "A100:2"}))).await.unwrap();
     assert!(two.is_empty(), "three of the four GPUs are taken: {:?}", shapes(&two));
-    let big = compute.offers(&requirements(json!({"cpu": "4..", "memory": "200GB.."}))).await.unwrap();
+    let big =
+        compute.offers(&requirements(json!({"cpu": "4..", "memory": "200GB.."}))).await.unwrap();
     assert!(big.is_empty(), "2 CPUs are left on the GPU node, 64 GB on the CPU node");
 }
 
@@ -100,14 +110,24 @@ async fn clusters_are_checked_as_dstack_checks_them() {
     let good = fake.kubeconfig(&[("ctx-a", None), ("ctx-b", None)], Some("ctx-a"));
     // ctx-b's cluster does not answer: its server is a closed loopback port.
     let closed = format!("http://127.0.0.1:{}", free_port());
-    let broken = good.replacen("clusters:\n", &format!("clusters:\n- name: dead\n  cluster:\n    server: \"{closed}\"\n"), 1)
-        .replace("- name: \"ctx-b\"\n  context:\n    cluster: fake-cluster", "- name: \"ctx-b\"\n  context:\n    cluster: dead");
+    let broken = good
+        .replacen(
+            "clusters:\n",
+            &format!("clusters:\n- name: dead\n  cluster:\n    server: \"{closed}\"\n"),
+            1,
+        )
+        .replace(
+            "- name: \"ctx-b\"\n  context:\n    cluster: fake-cluster",
+            "- name: \"ctx-b\"\n  context:\n    cluster: dead",
+        );
     let setup = registered(fake, free_port());
     let configurator = setup.configurator();
     let check = |kubeconfig: String, rest: serde_json::Value| {
         let configurator = configurator.clone();
         async move {
-            configurator.validate_config(&config(&kubeconfig, rest), &ValidationContext::default()).await
+            configurator
+                .validate_config(&config(&kubeconfig, rest), &ValidationContext::default())
+                .await
         }
     };
     check(good.clone(), json!({"contexts": ["ctx-a", {"name": "ctx-b"}]})).await.unwrap();
@@ -118,7 +138,10 @@ async fn clusters_are_checked_as_dstack_checks_them() {
     assert_eq!(err.fields(), [vec!["kubeconfig".to_owned()]]);
     let legacy = broken.replace("current-context: \"ctx-a\"", "current-context: \"ctx-b\"");
     let err = check(legacy, json!({})).await.unwrap_err();
-    assert_eq!(err.message(), "Invalid credentials: Failed to validate cluster (context='ctx-b' region='')");
+    assert_eq!(
+        err.message(),
+        "Invalid credentials: Failed to validate cluster (context='ctx-b' region='')"
+    );
     let refused_token = good.replace(dstack_testkit::fakes::kubernetes::TOKEN, "wrong");
     let err = check(refused_token, json!({})).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidCredentials, "{err}");
@@ -128,7 +151,11 @@ async fn clusters_are_checked_as_dstack_checks_them() {
         ("mocked".to_owned(), json!({}), "Unexpected kubeconfig_data type: str"),
         ("- a\n".to_owned(), json!({}), "Unexpected kubeconfig_data type: list"),
         (good.clone(), json!({"contexts": ["ctx-a", "ctx-a"]}), "duplicate contexts: ctx-a"),
-        (good.clone(), json!({"contexts": ["ctx-a"], "namespace": "ns"}), "namespace must not be set if contexts is set"),
+        (
+            good.clone(),
+            json!({"contexts": ["ctx-a"], "namespace": "ns"}),
+            "namespace must not be set if contexts is set",
+        ),
     ] {
         let err = check(kubeconfig, rest).await.unwrap_err();
         assert_eq!((err.kind(), err.message()), (ErrorKind::InvalidConfig, message));

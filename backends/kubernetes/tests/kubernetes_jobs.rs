@@ -34,7 +34,10 @@ async fn a_gpu_job_is_a_pod_with_its_requests_limits_placement_and_runner() {
     let mut job = job(resources);
     job.tags = Some([("team".to_owned(), "ml".to_owned())].into_iter().collect());
     let data = compute.run_job(&offers[0], &job, &keys).await.unwrap();
-    assert_eq!((data.username.as_str(), data.ssh_port, data.dockerized), ("root", Some(10022), false));
+    assert_eq!(
+        (data.username.as_str(), data.ssh_port, data.dockerized),
+        ("root", Some(10022), false)
+    );
     let name = data.instance_id.clone();
 
     let pod = setup.fake.pod("dstack", &name).expect("the job's pod");
@@ -66,10 +69,17 @@ async fn a_gpu_job_is_a_pod_with_its_requests_limits_placement_and_runner() {
             "limits": {"cpu": "8", "memory": "16Gi", "nvidia.com/gpu": "1"},
         })
     );
-    assert!(container.get("env").is_none_or(|env| env.as_array().is_some_and(Vec::is_empty)), "GPU jobs see their GPUs");
+    assert!(
+        container.get("env").is_none_or(|env| env.as_array().is_some_and(Vec::is_empty)),
+        "GPU jobs see their GPUs"
+    );
     assert_eq!(container["volumeMounts"], json!([{"name": "dev-shm", "mountPath": "/dev/shm"}]));
-    assert_eq!(pod["spec"]["volumes"][0]["emptyDir"], json!({"medium": "Memory", "sizeLimit": "8.0Gi"}));
-    let term = &pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0];
+    assert_eq!(
+        pod["spec"]["volumes"][0]["emptyDir"],
+        json!({"medium": "Memory", "sizeLimit": "8.0Gi"})
+    );
+    let term = &pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        ["nodeSelectorTerms"][0];
     assert_eq!(
         term["matchExpressions"][0],
         json!({"key": "nvidia.com/gpu.product", "operator": "In", "values": [common::PRODUCT]})
@@ -89,7 +99,10 @@ async fn a_gpu_job_is_a_pod_with_its_requests_limits_placement_and_runner() {
     let jump = setup.fake.pod("dstack", "dstack-main-ssh-jump-pod").expect("the jump pod");
     assert_eq!(jump["spec"]["containers"][0]["image"], dstack_backend_kubernetes::JUMP_POD_IMAGE);
     let jump_script = jump["spec"]["containers"][0]["args"][1].as_str().unwrap();
-    assert!(jump_script.contains(&format!("echo '{}' > ~/.ssh/authorized_keys", keys.public)), "the project key only");
+    assert!(
+        jump_script.contains(&format!("echo '{}' > ~/.ssh/authorized_keys", keys.public)),
+        "the project key only"
+    );
     let jump_service = setup.fake.service("dstack", "dstack-main-ssh-jump-pod-service").unwrap();
     assert_eq!(jump_service["spec"]["type"], "NodePort");
 
@@ -109,7 +122,8 @@ async fn a_cpu_job_hides_the_gpus_and_a_private_image_gets_a_pull_secret() {
     let offers = compute.offers(&requirements(json!({}))).await.unwrap();
     let mut job = job(json!({}));
     job.image = "ghcr.io/org/private:1".to_owned();
-    job.registry_auth = Some(RegistryAuth { username: "me".to_owned(), password: Secret::new("hunter2-registry") });
+    job.registry_auth =
+        Some(RegistryAuth { username: "me".to_owned(), password: Secret::new("hunter2-registry") });
     job.privileged = true;
     let data = compute.run_job(&offers[0], &job, &keys).await.unwrap();
     let name = &data.instance_id;
@@ -136,8 +150,12 @@ async fn a_repeated_run_finds_its_pod_instead_of_starting_another() {
     let first = compute.run_job(&offers[0], &job, &keys).await.unwrap();
     let second = compute.run_job(&offers[0], &job, &keys).await.unwrap();
     assert_eq!(first.instance_id, second.instance_id);
-    let jobs: Vec<Value> =
-        setup.fake.pods().into_iter().filter(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == "dstack-job").collect();
+    let jobs: Vec<Value> = setup
+        .fake
+        .pods()
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == "dstack-job")
+        .collect();
     assert_eq!(jobs.len(), 1);
 }
 
@@ -151,7 +169,12 @@ async fn a_pod_the_cluster_cannot_place_is_removed_and_the_offer_given_up() {
     let err = compute.run_job(&offers[0], &job, &keys).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoCapacity, "{err}");
     assert!(err.message().contains("was not scheduled: Unschedulable:"), "{err}");
-    let jobs = setup.fake.pods().into_iter().filter(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == "dstack-job").count();
+    let jobs = setup
+        .fake
+        .pods()
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == "dstack-job")
+        .count();
     assert_eq!(jobs, 0, "nothing is left behind");
     let h100 = job_configuration("main", &requirements(json!({"gpu": "H100:1"})));
     let err = compute.run_job(&offers[0], &h100, &keys).await.unwrap_err();

@@ -40,8 +40,7 @@ fn setup_commands(authorized_keys: &[String], is_gpu: bool) -> Vec<String> {
     for key in authorized_keys.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
         if !seen.contains(&key) {
             seen.push(key);
-            commands
-                .push(format!("printf '%s\\n' {} >> /root/.ssh/authorized_keys", quote(key)));
+            commands.push(format!("printf '%s\\n' {} >> /root/.ssh/authorized_keys", quote(key)));
         }
     }
     commands.push("export DEBIAN_FRONTEND=noninteractive".to_owned());

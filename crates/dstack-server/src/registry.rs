@@ -39,6 +39,8 @@ pub fn build(context: &BackendContext) -> Registry {
     dstack_backend_hotaisle::register(&mut registry, context);
     #[cfg(feature = "jarvislabs")]
     dstack_backend_jarvislabs::register(&mut registry, context);
+    #[cfg(feature = "kubernetes")]
+    dstack_backend_kubernetes::register(&mut registry, context);
     #[cfg(feature = "lambda")]
     dstack_backend_lambda::register(&mut registry, context);
     #[cfg(feature = "seeweb")]

@@ -90,7 +90,8 @@ pub fn add_authorized_keys_script(keys: &[String], options: Option<&str>) -> Str
 mod tests {
     use super::*;
 
-    const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDVd7dnLFFR7ij5101OBtH8d/tNUmi0ndpldIlZBgT2f";
+    const ED25519: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDVd7dnLFFR7ij5101OBtH8d/tNUmi0ndpldIlZBgT2f";
 
     #[test]
     fn keys_are_rebuilt_from_their_parts() {
@@ -126,7 +127,9 @@ mod tests {
         assert!(script.starts_with("mkdir -p ~/.ssh && chmod 700 ~/.ssh"));
         let blob = ED25519.split(' ').nth(1).unwrap();
         let entry = format!(r#"command="/bin/false" {ED25519} it'"'"'s me # added by dstack"#);
-        let append = format!("{{ grep -qF {blob} ~/.ssh/authorized_keys || echo '{entry}' >> ~/.ssh/authorized_keys; }}");
+        let append = format!(
+            "{{ grep -qF {blob} ~/.ssh/authorized_keys || echo '{entry}' >> ~/.ssh/authorized_keys; }}"
+        );
         assert!(script.ends_with(&append), "{script}");
     }
 

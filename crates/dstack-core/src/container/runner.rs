@@ -73,9 +73,13 @@ mod tests {
         assert_eq!(commands.first().unwrap(), "( :");
         let setup_end = commands.iter().position(|c| c == ": )").unwrap();
         assert_eq!(commands[setup_end + 1], "echo ready", "the backend's steps follow the setup");
-        assert!(commands.iter().any(|c| c == "if ! exists sshd; then install_pkg openssh-server; fi"));
+        assert!(
+            commands.iter().any(|c| c == "if ! exists sshd; then install_pkg openssh-server; fi")
+        );
         let download = &commands[commands.len() - 3];
-        assert!(download.ends_with("--output /usr/local/bin/dstack-runner 'https://x/runner?v=1&a=b'"));
+        assert!(
+            download.ends_with("--output /usr/local/bin/dstack-runner 'https://x/runner?v=1&a=b'")
+        );
         assert_eq!(commands[commands.len() - 2], "chmod +x /usr/local/bin/dstack-runner");
         assert_eq!(
             commands.last().unwrap(),
