@@ -57,10 +57,11 @@ impl BackendDefinition for Kubernetes {
     /// (`context x not found`, `current-context is not set`), then `GET /version` on each
     /// (10 s, no retries): "Failed to validate cluster (context='x')" on `kubeconfig`.
     async fn check_credentials(&self, config: &Self::Config, _: &ValidationContext) -> Result<()> {
+        let config = normalized(config.clone())?;
         if let Some((_, message)) = config.problems().into_iter().next() {
             return Err(BackendError::new(ErrorKind::InvalidConfig, message));
         }
-        for cluster in clusters(config, ClientSettings::CHECK).await? {
+        for cluster in clusters(&config, ClientSettings::CHECK).await? {
             if !check(&cluster).await {
                 let details = format!("Failed to validate cluster {cluster}");
                 return Err(BackendError::invalid_credentials(&[&["kubeconfig"]], Some(&details)));
@@ -69,8 +70,35 @@ impl BackendDefinition for Kubernetes {
         Ok(())
     }
 
+    /// The deprecated `networking` section is stored as `proxy_jump`.
+    fn prepare(&self, config: Self::Config) -> Self::Config {
+        match normalized(config.clone()) {
+            Ok(config) => config,
+            // Refused by the check already; stored as it came.
+            Err(_) => config,
+        }
+    }
+
     async fn compute(&self, config: Self::Config) -> Result<KubernetesCompute> {
         let clusters = clusters(&config, ClientSettings::CALLS).await?;
         Ok(KubernetesCompute::new(clusters, self.runner_url.clone(), self.ssh.clone()))
     }
+}
+
+/// `config` with a `networking` section (sent through the API) turned into `proxy_jump`, as
+/// `config.yml` has it turned when it is read; both set is refused on `networking`.
+fn normalized(
+    mut config: KubernetesBackendConfig<Kubeconfig>,
+) -> Result<KubernetesBackendConfig<Kubeconfig>> {
+    match config.normalize_networking() {
+        Ok(Some(warning)) => tracing::warn!("{warning}"),
+        Ok(None) => {}
+        Err(err) => {
+            let field: Vec<&str> = err.field.iter().map(String::as_str).collect();
+            return Err(
+                BackendError::new(ErrorKind::InvalidConfig, err.message).with_fields(&[&field])
+            );
+        }
+    }
+    Ok(config)
 }

@@ -17,6 +17,7 @@ pub const BACKEND_FEATURES: &[&str] = &[
     "digitalocean",
     "hotaisle",
     "jarvislabs",
+    "kubernetes",
     "lambda",
     "seeweb",
     "verda",

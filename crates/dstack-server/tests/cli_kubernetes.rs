@@ -81,8 +81,8 @@ async fn a_cluster_is_configured_at_start_and_offers_its_gpu_nodes() {
     // Another project: a refused kubeconfig, then a good one, through `create_yaml`.
     let bearer = format!("Bearer {}", server.token);
     let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
-    let post = |path: &'static str, body: serde_json::Value| {
-        async move { common::http(server.addr, "POST", path, &headers, &body.to_string()).await }
+    let post = |path: &'static str, body: serde_json::Value| async move {
+        common::http(server.addr, "POST", path, &headers, &body.to_string()).await
     };
     let created = post("/api/projects/create", json!({"project_name": "other"})).await;
     assert_eq!(created.status, 200, "{}", created.body);
@@ -105,6 +105,25 @@ async fn a_cluster_is_configured_at_start_and_offers_its_gpu_nodes() {
     assert_eq!(missing.json()["detail"][0]["msg"], "context ctx-a not found");
     let ok = post("/api/project/other/backends/create_yaml", yaml(&good)).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
+    // Legacy mode (the current context) with the deprecated `networking` section, which is
+    // stored as `proxy_jump`.
+    let created = post("/api/projects/create", json!({"project_name": "legacy"})).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let current =
+        serde_json::to_string(&fake.kubeconfig(&[("ctx-a", None)], Some("ctx-a"))).unwrap();
+    let legacy = format!(
+        "type: kubernetes\nkubeconfig:\n  data: {current}\nnetworking: {{ssh_host: 203.0.113.7, ssh_port: 32000}}\n"
+    );
+    let ok = post("/api/project/legacy/backends/create_yaml", json!({"config_yaml": legacy})).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let stored = post("/api/project/legacy/backends/kubernetes/get_yaml", json!({})).await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    let text = stored.json()["config_yaml"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains("proxy_jump:") && text.contains("203.0.113.7") && text.contains("32000"),
+        "{text}"
+    );
+    assert!(!text.contains("networking"), "{text}");
 
     // The kubeconfigs (and their token) are encrypted at rest.
     drop(server);
