@@ -340,12 +340,9 @@ impl Compute for KubernetesCompute {
             if extra.is_empty() && !job.user_ssh_public_key.is_empty() {
                 extra.push(job.user_ssh_public_key);
             }
-            let project = job
-                .jump_pod_name
-                .strip_prefix("dstack-")
-                .and_then(|n| n.strip_suffix("-ssh-jump-pod"));
-            let project = project.unwrap_or_default();
-            let Some(proxy) = jump::proxy(cluster, project, &extra, keys, &self.ssh).await? else {
+            let (pod, service) = (&job.jump_pod_name, &job.jump_pod_service_name);
+            let Some(proxy) = jump::proxy(cluster, pod, service, &extra, keys, &self.ssh).await?
+            else {
                 return Ok(());
             };
             data.ssh_proxy = Some(proxy);

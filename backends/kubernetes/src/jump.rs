@@ -58,14 +58,14 @@ pub async fn ensure(
 /// has none); its port the service's node port.
 pub async fn proxy(
     cluster: &Cluster,
-    project: &str,
+    pod_name: &str,
+    service_name: &str,
     extra_keys: &[String],
     keys: &SshKeyPair,
     ssh: &SshSettings,
 ) -> Result<Option<SshProxy>, BackendError> {
-    let pod_name = jump_pod_name(project);
     let pods: Api<Pod> = namespaced(&cluster.client, &cluster.namespace);
-    let Some(pod) = api::get(&pods, &pod_name).await? else {
+    let Some(pod) = api::get(&pods, pod_name).await? else {
         return Err(failed(format!("Jump pod {pod_name} is gone")));
     };
     match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
@@ -83,14 +83,12 @@ pub async fn proxy(
         }
     };
     let services: Api<Service> = namespaced(&cluster.client, &cluster.namespace);
-    let service = api::get(&services, &service_name(&pod_name)).await?;
+    let service = api::get(&services, service_name).await?;
     let node_port = service
         .and_then(|s| s.spec)
         .and_then(|s| s.ports)
         .and_then(|ports| ports.first().and_then(|p| p.node_port))
-        .ok_or_else(|| {
-            failed(format!("Jump pod service {} port is not set", service_name(&pod_name)))
-        })?;
+        .ok_or_else(|| failed(format!("Jump pod service {service_name} port is not set")))?;
     let port = u16::try_from(node_port)
         .map_err(|_| failed(format!("Jump pod service port {node_port} is out of range")))?;
     let command = match extra_keys.is_empty() {

@@ -1,6 +1,8 @@
 //! What every backend must do, picked by the capabilities it declares (opendal's behaviour
 //! tests): a declared capability means its tests run; an undeclared one means its calls must
-//! answer a typed `Unsupported`. A backend's test calls [`run`] against the backend's
+//! answer a typed `Unsupported`. VM backends (`create_instance`) get the instance lifecycle,
+//! container backends (`run_job`) the job lifecycle on [`crate::fixtures::job_configuration`];
+//! each answers the other's calls `Unsupported`. A backend's test calls [`run`] against the backend's
 //! emulator or fake; each check panics with a message naming the broken rule.
 //!
 //! ```ignore

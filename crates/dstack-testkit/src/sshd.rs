@@ -2,7 +2,9 @@
 //! (Lambda, Hot Aisle, JarvisLabs). Each [`Sshd`] has its own throwaway host key, accepts
 //! one public key for one login user, and gives that user a `sudo` that records its
 //! arguments instead of running them — so a test can assert the exact command a backend
-//! ran as root, and nothing is installed or started on the test machine.
+//! ran as root, and nothing is installed or started on the test machine. Sessions get a
+//! `$HOME` of the server's own ([`Sshd::home`]): what a backend writes under `~` (the keys
+//! it adds to a jump host) stays there, even when the login user is `root`.
 //!
 //! Needs Debian's `openssh-server` (`DSTACK_TEST_SSHD` names the binary; the README's test
 //! command installs it) and root, which creates the login user (`ubuntu`, `hotaisle`) as

@@ -115,23 +115,20 @@ async fn run(state: AppState, owner: String) {
 
 /// Fleets being deleted whose last instance is gone: terminated, with their event.
 async fn retire_fleets(state: &AppState) {
-    let retired = match state.store.retire_terminated_fleets().await {
+    let message = "Fleet status changed TERMINATING -> TERMINATED";
+    let event = |project_id: &str, id: &str, name: &str| {
+        let targets = vec![EventTarget::fleet(project_id, id, name)];
+        state.settings.events_ttl.is_some().then(|| NewEvent::new(message, None, targets))
+    };
+    let retired = match state.store.retire_terminated_fleets(event).await {
         Ok(retired) => retired,
         Err(err) => return tracing::warn!("cannot retire fleets: {err}"),
     };
-    let message = "Fleet status changed TERMINATING -> TERMINATED";
-    let mut events = Vec::new();
-    for (project_id, id, name) in &retired {
+    for (_, id, name) in &retired {
         tracing::info!(fleet = %name, "{message}");
         if let Err(err) = state.store.release_placement_groups(id).await {
             tracing::warn!(fleet = %name, "cannot schedule its placement groups for deletion: {err}");
         }
-        events.push(NewEvent::new(message, None, vec![EventTarget::fleet(project_id, id, name)]));
-    }
-    if state.settings.events_ttl.is_some()
-        && let Err(err) = state.store.record_events(&events).await
-    {
-        tracing::warn!("cannot record fleet events: {err}");
     }
 }
 

@@ -153,9 +153,14 @@ impl Store {
     }
 
     /// Fleets that are terminating and have no live instance left: retired (terminated,
-    /// deleted). Returns them (project id, id, name).
-    pub async fn retire_terminated_fleets(&self) -> Result<Vec<(String, String, String)>> {
+    /// deleted), each with the event `event` gives it, in the same transaction (a reader never
+    /// sees a retired fleet without its event). Returns them (project id, id, name).
+    pub async fn retire_terminated_fleets(
+        &self,
+        event: impl Fn(&str, &str, &str) -> Option<NewEvent>,
+    ) -> Result<Vec<(String, String, String)>> {
         let now = now_micros();
+        let mut tx = self.db.pool.begin().await?;
         let rows = sqlx::query(
             "UPDATE fleets SET status = $1, deleted = 1, deleted_at = $2, last_processed_at = $2 \
              WHERE status = $3 AND deleted = 0 AND NOT EXISTS \
@@ -165,10 +170,16 @@ impl Store {
         .bind(status::TERMINATED)
         .bind(now)
         .bind(status::TERMINATING)
-        .fetch_all(&self.db.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        rows.iter()
+        let retired = rows
+            .iter()
             .map(|r| Ok((r.try_get("project_id")?, r.try_get("id")?, r.try_get("name")?)))
-            .collect()
+            .collect::<Result<Vec<(String, String, String)>>>()?;
+        let events: Vec<NewEvent> =
+            retired.iter().filter_map(|(project, id, name)| event(project, id, name)).collect();
+        super::events::insert(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(retired)
     }
 }
